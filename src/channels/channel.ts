@@ -1,0 +1,56 @@
+/** What every channel (Twilio, Meta) turns its webhooks into, and how the worker answers through it. */
+export type ChannelName = 'twilio' | 'meta';
+
+export type InboundMessage = {
+  channel: ChannelName;
+  /** Twilio MessageSid, Meta wamid: the key redeliveries are deduplicated on. */
+  providerMessageId: string;
+  /** The patient's address as the provider gives it ("+15551234567", "whatsapp:+15551234567", Meta wa_id). */
+  patient: string;
+  /** The address that received the message, and so the one the reply goes out from. */
+  business: string;
+  body: string;
+  /** 'text', or 'media' for anything the assistant cannot read (images, audio, documents…). */
+  kind: 'text' | 'media';
+};
+
+export type DeliveryStatus = {
+  channel: ChannelName;
+  providerMessageId: string;
+  status: string;
+  error?: string;
+};
+
+/** A parsed webhook: what to store. */
+export type WebhookContent = { messages: InboundMessage[]; statuses: DeliveryStatus[] };
+
+/** The request as the signature was computed over it: the exact URL and the raw bytes. */
+export type WebhookRequest = {
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+};
+
+/**
+ * One channel's webhook, written as three small steps so that the route around them is written once.
+ * `verify` and `parse` throw an AppError with the HTTP status to answer.
+ */
+export type ChannelWebhook = {
+  channel: ChannelName;
+  verify(request: WebhookRequest): void;
+  parse(request: WebhookRequest): WebhookContent;
+  acknowledgement: { contentType: string; body: string };
+};
+
+export type OutgoingMessage = { from: string; to: string; body: string };
+
+/** Sends a reply through a channel. Errors are AppErrors whose `retryable` says whether to try again. */
+export type Sender = {
+  /** The longest body one message may have on this channel. */
+  maxLength(to: string): number;
+  send(message: OutgoingMessage): Promise<{ providerMessageId: string }>;
+};
+
+export function conversationKey(message: Pick<InboundMessage, 'channel' | 'business' | 'patient'>): string {
+  return `${message.channel}:${message.business}:${message.patient}`;
+}

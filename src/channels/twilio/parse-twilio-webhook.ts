@@ -1,0 +1,62 @@
+import { AppError } from '../../app-error.ts';
+import type { WebhookContent, WebhookRequest } from '../channel.ts';
+import { parseForm } from './parse-form.ts';
+
+const SID = /^[A-Z]{2}[0-9a-fA-F]{32}$/;
+const ADDRESS = /^(whatsapp:)?\+?[0-9A-Za-z]{3,20}$/;
+
+/** A Twilio Messaging webhook (SMS, or WhatsApp when From starts with "whatsapp:") as one inbound message. */
+export function parseTwilioWebhook(request: WebhookRequest): WebhookContent {
+  requireForm(request);
+  const form = parseForm(request.rawBody);
+  const sid = form.get('MessageSid') ?? form.get('SmsMessageSid');
+  const from = form.get('From');
+  const to = form.get('To');
+  const body = form.get('Body') ?? '';
+  const mediaCount = Number.parseInt(form.get('NumMedia') ?? '0', 10);
+  if (!sid || !SID.test(sid)) throw badRequest('MessageSid is missing or not a Twilio message sid');
+  if (!from || !ADDRESS.test(from)) throw badRequest('From is missing or not a phone address');
+  if (!to || !ADDRESS.test(to)) throw badRequest('To is missing or not a phone address');
+  if (body.length > 1600) throw badRequest('Body is longer than Twilio allows (1600 characters)');
+  const hasMedia = Number.isFinite(mediaCount) && mediaCount > 0;
+  if (body.trim() === '' && !hasMedia) throw badRequest('Body is empty and there is no media');
+  return {
+    messages: [
+      {
+        channel: 'twilio',
+        providerMessageId: sid,
+        patient: from,
+        business: to,
+        body,
+        kind: hasMedia && body.trim() === '' ? 'media' : 'text',
+      },
+    ],
+    statuses: [],
+  };
+}
+
+/** A Twilio status callback (queued, sent, delivered, failed, undelivered…). */
+export function parseTwilioStatus(request: WebhookRequest): WebhookContent {
+  requireForm(request);
+  const form = parseForm(request.rawBody);
+  const sid = form.get('MessageSid');
+  const status = form.get('MessageStatus');
+  if (!sid || !SID.test(sid)) throw badRequest('MessageSid is missing or not a Twilio message sid');
+  if (!status || !/^[a-z_-]{2,20}$/.test(status)) throw badRequest('MessageStatus is missing or unknown');
+  const errorCode = form.get('ErrorCode');
+  return {
+    messages: [],
+    statuses: [{ channel: 'twilio', providerMessageId: sid, status, ...(errorCode ? { error: `Twilio error ${errorCode}` } : {}) }],
+  };
+}
+
+function requireForm(request: WebhookRequest): void {
+  const type = String(request.headers['content-type'] ?? '');
+  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    throw new AppError('Content-Type must be application/x-www-form-urlencoded', { code: 'unsupported_media_type', status: 415 });
+  }
+}
+
+function badRequest(message: string): AppError {
+  return new AppError(message, { code: 'malformed_body', status: 400 });
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/**
+ * The whole environment, parsed once at start. No other file reads process.env: everything else gets
+ * a Config. A bad variable stops the start with a message that names it.
+ */
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const optionalUrl = optionalString.pipe(z.url({ protocol: /^https?$/ }).optional());
+
+const e164List = z
+  .string()
+  .default('')
+  .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'each number must be E.164, like +15551234567')));
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PUBLIC_URL: optionalUrl,
+  DATA_DIR: z.string().trim().min(1).default('.data/pglite'),
+  SUPABASE_URL: optionalUrl,
+  SUPABASE_SERVICE_ROLE_KEY: optionalString,
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalUrl,
+  OPENAI_CHAT_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
+  OPENAI_EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
+  OPENAI_MAX_CONCURRENCY: positiveInt(4),
+  OPENAI_TIMEOUT_MS: positiveInt(20_000),
+  TWILIO_ACCOUNT_SID: optionalString,
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_API_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
+  META_ACCESS_TOKEN: optionalString,
+  META_APP_SECRET: optionalString,
+  META_VERIFY_TOKEN: optionalString,
+  META_GRAPH_API_URL: z.url({ protocol: /^https?$/ }).default('https://graph.facebook.com/v23.0'),
+  STAFF_NUMBERS: e164List,
+  STAFF_ALERT_NUMBERS: optionalString.pipe(e164List.optional()),
+  KNOWLEDGE_DIR: z.string().trim().min(1).default('knowledge'),
+  CLINIC_NAME: optionalString,
+  CLINIC_PHONE: optionalString,
+  CLINIC_EMERGENCY_PHONE: optionalString,
+  BOT_MODE: z.enum(['open', 'staff-only']).default('open'),
+  WORKER_CONCURRENCY: positiveInt(32),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = {
+  port: number;
+  publicUrl: string | undefined;
+  dataDir: string;
+  supabase: { url: string; serviceRoleKey: string } | undefined;
+  openai: {
+    apiKey: string | undefined;
+    baseURL: string | undefined;
+    chatModel: string;
+    embeddingModel: string;
+    maxConcurrency: number;
+    timeoutMs: number;
+  };
+  twilio: { accountSid: string | undefined; authToken: string | undefined; apiBaseUrl: string };
+  meta: {
+    accessToken: string | undefined;
+    appSecret: string | undefined;
+    verifyToken: string | undefined;
+    graphApiUrl: string;
+  };
+  staffNumbers: string[];
+  staffAlertNumbers: string[];
+  knowledgeDir: string;
+  clinic: { name: string; phone: string; emergencyPhone: string };
+  /** Names of the CLINIC_* variables left unset, so the start can warn about placeholders. */
+  clinicPlaceholders: string[];
+  botMode: 'open' | 'staff-only';
+  workerConcurrency: number;
+  shutdownTimeoutMs: number;
+  logLevel: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid environment:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const v = parsed.data;
+  const problems: string[] = [];
+  if (Boolean(v.SUPABASE_URL) !== Boolean(v.SUPABASE_SERVICE_ROLE_KEY)) {
+    problems.push('SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY: set both to use Supabase, or neither for the embedded database');
+  }
+  if (v.TWILIO_AUTH_TOKEN && !v.TWILIO_ACCOUNT_SID) {
+    problems.push('TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set (replies are sent with both)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: v.PORT,
+    publicUrl: v.PUBLIC_URL?.replace(/\/+$/, ''),
+    dataDir: v.DATA_DIR,
+    supabase: v.SUPABASE_URL && v.SUPABASE_SERVICE_ROLE_KEY ? { url: v.SUPABASE_URL, serviceRoleKey: v.SUPABASE_SERVICE_ROLE_KEY } : undefined,
+    openai: {
+      apiKey: v.OPENAI_API_KEY,
+      baseURL: v.OPENAI_BASE_URL,
+      chatModel: v.OPENAI_CHAT_MODEL,
+      embeddingModel: v.OPENAI_EMBEDDING_MODEL,
+      maxConcurrency: v.OPENAI_MAX_CONCURRENCY,
+      timeoutMs: v.OPENAI_TIMEOUT_MS,
+    },
+    twilio: { accountSid: v.TWILIO_ACCOUNT_SID, authToken: v.TWILIO_AUTH_TOKEN, apiBaseUrl: v.TWILIO_API_BASE_URL.replace(/\/+$/, '') },
+    meta: {
+      accessToken: v.META_ACCESS_TOKEN,
+      appSecret: v.META_APP_SECRET,
+      verifyToken: v.META_VERIFY_TOKEN,
+      graphApiUrl: v.META_GRAPH_API_URL.replace(/\/+$/, ''),
+    },
+    staffNumbers: v.STAFF_NUMBERS,
+    staffAlertNumbers: v.STAFF_ALERT_NUMBERS ?? v.STAFF_NUMBERS,
+    knowledgeDir: v.KNOWLEDGE_DIR,
+    clinic: {
+      name: v.CLINIC_NAME ?? 'the clinic',
+      phone: v.CLINIC_PHONE ?? '[clinic phone number]',
+      emergencyPhone: v.CLINIC_EMERGENCY_PHONE ?? '[clinic emergency number]',
+    },
+    clinicPlaceholders: (['CLINIC_NAME', 'CLINIC_PHONE', 'CLINIC_EMERGENCY_PHONE'] as const).filter((name) => !v[name]),
+    botMode: v.BOT_MODE,
+    workerConcurrency: v.WORKER_CONCURRENCY,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    logLevel: v.LOG_LEVEL,
+  };
+}

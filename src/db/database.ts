@@ -1,0 +1,15 @@
+/**
+ * The database as the service sees it: named SQL functions from supabase/migrations, each called with
+ * named arguments and answering JSON. Two transports implement it (embedded PGlite, Supabase rpc());
+ * nothing above this type can tell which one it has.
+ */
+export type Database = {
+  call<T = unknown>(fn: string, args?: Record<string, unknown>): Promise<T>;
+  close(): Promise<void>;
+};
+
+const FUNCTION_NAME = /^[a-z_][a-z0-9_]*$/;
+
+export function assertFunctionName(fn: string): void {
+  if (!FUNCTION_NAME.test(fn)) throw new Error(`not a SQL function name: ${JSON.stringify(fn)}`);
+}

@@ -1,0 +1,101 @@
+import { Worker } from 'node:worker_threads';
+
+import { AppError } from '../../app-error.ts';
+import { assertFunctionName, type Database } from '../database.ts';
+
+type ThreadReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { message: string; code?: string; detail?: string; hint?: string } };
+
+export type PgliteDatabase = Database & {
+  /** Runs SQL on the embedded database directly: migrations, tests and EXPLAIN. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  exec(sql: string): Promise<void>;
+  /** The whole data directory as a tar, for fast test fixtures (`loadDataDir`). */
+  dump(): Promise<Uint8Array>;
+};
+
+/**
+ * The embedded database, run on a worker thread (pglite-thread.mjs) so that no query ever blocks the
+ * event loop that answers webhooks. Queries are handed over in order and answered in order.
+ */
+export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uint8Array }): PgliteDatabase {
+  const worker = new Worker(new URL('./pglite-thread.mjs', import.meta.url), { workerData: options });
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  let closed: Error | undefined;
+
+  const failAll = (error: Error) => {
+    closed = error;
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  };
+  worker.on('message', (reply: ThreadReply) => {
+    const waiter = pending.get(reply.id);
+    if (!waiter) return;
+    pending.delete(reply.id);
+    if (reply.ok) waiter.resolve(reply.result);
+    else waiter.reject(toAppError(reply.error));
+  });
+  worker.on('error', (error) =>
+    failAll(new AppError(`embedded database failed: ${error.message}`, { code: 'db_unavailable', cause: error })),
+  );
+  worker.on('exit', () => failAll(new AppError('embedded database is closed', { code: 'db_closed' })));
+
+  const send = (op: string, sql?: string, params?: unknown[]): Promise<unknown> => {
+    if (closed) return Promise.reject(closed);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, op, sql, params });
+    });
+  };
+
+  return {
+    async call<T>(fn: string, args: Record<string, unknown> = {}): Promise<T> {
+      assertFunctionName(fn);
+      const names = Object.keys(args);
+      for (const name of names) assertFunctionName(name);
+      const list = names.map((name, index) => `${name} => $${index + 1}`).join(', ');
+      const rows = (await send('query', `select public.${fn}(${list}) as result`, names.map((n) => toParam(args[n])))) as {
+        result: T;
+      }[];
+      return rows[0]!.result;
+    },
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await send('query', sql, params)) as T[];
+    },
+    async exec(sql: string) {
+      await send('exec', sql);
+    },
+    async dump() {
+      return (await send('dump')) as Uint8Array;
+    },
+    async close() {
+      if (closed) return;
+      await send('close').catch(() => undefined);
+      await worker.terminate();
+    },
+  };
+}
+
+/**
+ * Arguments travel as Postgres text so that the function's declared parameter type decides: a number
+ * array becomes a pgvector literal ('[1,2,3]' is valid vector input) and an object becomes jsonb, just
+ * as PostgREST does with the JSON body of an rpc() call.
+ */
+function toParam(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'object') return JSON.stringify(value);
+  return value;
+}
+
+function toAppError(error: { message: string; code?: string; detail?: string; hint?: string }): AppError {
+  if (error.code === '42883') {
+    return new AppError(`${error.message}: run the migrations in supabase/migrations`, {
+      code: 'db_function_missing',
+      details: { ...error },
+    });
+  }
+  return new AppError(`database error: ${error.message}`, { code: 'db_error', details: { ...error } });
+}

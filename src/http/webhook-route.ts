@@ -1,0 +1,58 @@
+import type { Request, RequestHandler } from 'express';
+
+import type { ChannelWebhook, WebhookRequest } from '../channels/channel.ts';
+import type { Logger } from '../logger.ts';
+import { maskAddress } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Inbox } from '../store/inbox.ts';
+
+/**
+ * The one webhook route: verify the signature over the raw bytes, parse, store every message in the
+ * inbox, answer. Nothing slow happens here; the worker is only woken. Twilio gives up after 15 s and
+ * Meta redelivers for days when it gets no 200, so the answer must never wait for a model.
+ */
+export function webhookRoute(options: {
+  webhook: ChannelWebhook;
+  inbox: Inbox;
+  publicUrl: string | undefined;
+  logger: Logger;
+  metrics: Metrics;
+  onStored: () => void;
+}): RequestHandler {
+  const { webhook, inbox, logger, metrics } = options;
+  return async (req, res) => {
+    const started = process.hrtime.bigint();
+    const request: WebhookRequest = {
+      url: signedUrl(req, options.publicUrl),
+      headers: req.headers,
+      rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+    };
+    webhook.verify(request);
+    const content = webhook.parse(request);
+    let stored = 0;
+    for (const message of content.messages) {
+      const result = await inbox.enqueue(message);
+      if (!result.duplicate) stored++;
+      logger.info(
+        { inboxId: result.id, channel: message.channel, providerMessageId: message.providerMessageId, from: maskAddress(message.patient), kind: message.kind, duplicate: result.duplicate },
+        result.duplicate ? 'inbound message redelivered, already stored' : 'inbound message stored',
+      );
+      logger.debug({ inboxId: result.id, body: message.body }, 'inbound message text');
+    }
+    for (const status of content.statuses) {
+      await inbox.recordDeliveryStatus(status);
+      metrics.deliveryStatuses.inc({ channel: status.channel, status: status.status });
+      logger.info({ channel: status.channel, providerMessageId: status.providerMessageId, status: status.status, error: status.error }, 'delivery status');
+    }
+    res.status(200).type(webhook.acknowledgement.contentType).send(webhook.acknowledgement.body);
+    metrics.webhooks.inc({ channel: webhook.channel, outcome: 'accepted' });
+    metrics.ackSeconds.observe({ channel: webhook.channel }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (stored > 0) options.onStored();
+  };
+}
+
+/** The URL the provider signed: PUBLIC_URL + path when set (behind ngrok), else as this server saw it. */
+function signedUrl(req: Request, publicUrl: string | undefined): string {
+  if (publicUrl) return `${publicUrl}${req.originalUrl}`;
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`;
+}

@@ -1,0 +1,182 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+
+import { createOpenAILimiter } from './ai/openai-limiter.ts';
+import { createOpenAIModels } from './ai/openai-models.ts';
+import type { ChatModel, Embedder } from './ai/models.ts';
+import { createLocalSender } from './channels/local-sender.ts';
+import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
+import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
+import { loadConfig, type Config } from './config.ts';
+import { lockDataDir } from './db/data-dir-lock.ts';
+import { migrateEmbedded } from './db/migrate.ts';
+import { openPgliteDatabase } from './db/pglite/pglite-database.ts';
+import { createApp } from './http/create-app.ts';
+import { ingestDirectory } from './knowledge/ingest-directory.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { answerQuestion } from './pipeline/answer-question.ts';
+import { createInbox } from './store/inbox.ts';
+import { createKnowledge } from './store/knowledge.ts';
+import { createInboxWorker } from './worker/inbox-worker.ts';
+
+export type StartOptions = {
+  logger?: Logger;
+  /** A dumped data directory to start from (fast test fixtures). */
+  loadDataDir?: Uint8Array;
+  /** Worker tuning for tests: how often to look for due retries, and the base retry delay. */
+  worker?: { pollIntervalMs?: number; retryBaseDelayMs?: number; leaseSeconds?: number };
+};
+
+export type RunningService = Awaited<ReturnType<typeof start>>;
+
+/** The composition root: builds every real part from the config, and nothing else does. */
+export async function start(config: Config, options: StartOptions = {}) {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = createMetrics();
+
+  if (config.supabase) {
+    throw new Error('SUPABASE_URL is set, but the Supabase transport is not built yet: unset it to use the embedded database');
+  }
+  const unlock = config.dataDir.startsWith('memory://') ? () => {} : lockDataDir(config.dataDir);
+  const db = openPgliteDatabase({ dataDir: config.dataDir, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
+  try {
+    const applied = await migrateEmbedded(db);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  } catch (error) {
+    await db.close();
+    unlock();
+    throw error;
+  }
+  const inbox = createInbox(db);
+  const knowledge = createKnowledge(db);
+
+  let embedder: Embedder | undefined;
+  let chat: ChatModel | undefined;
+  if (config.openai.apiKey) {
+    const limiter = createOpenAILimiter(config.openai.maxConcurrency, metrics);
+    ({ embedder, chat } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
+  } else {
+    logger.warn('OPENAI_API_KEY is not set: offline mode, answers are the best passage from full-text search');
+  }
+  if (!config.twilio.authToken) {
+    logger.warn('TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted without a signature (development only)');
+  }
+  if (config.clinicPlaceholders.length > 0) {
+    logger.warn({ unset: config.clinicPlaceholders }, 'clinic details are placeholders: set them before patients use the service');
+  }
+
+  const twilioSender =
+    config.twilio.accountSid && config.twilio.authToken
+      ? createTwilioSender({
+          accountSid: config.twilio.accountSid,
+          authToken: config.twilio.authToken,
+          apiBaseUrl: config.twilio.apiBaseUrl,
+          ...(config.publicUrl ? { statusCallbackUrl: `${config.publicUrl}/webhooks/twilio/status` } : {}),
+        })
+      : createLocalSender(TWILIO_MAX_BODY, logger);
+  if (!config.twilio.accountSid) logger.warn('TWILIO_ACCOUNT_SID is not set: replies are recorded, not sent');
+
+  const worker = createInboxWorker({
+    inbox,
+    senders: { twilio: twilioSender, meta: createLocalSender(4096, logger) },
+    logger,
+    metrics,
+    concurrency: config.workerConcurrency,
+    ...options.worker,
+    answer: async (message, maxLength) => {
+      if (message.kind === 'media') {
+        return `I can only read text messages for now; please type your question or call the clinic at ${config.clinic.phone}.`;
+      }
+      const answer = await answerQuestion(message.body, maxLength, {
+        embedder,
+        chat,
+        knowledge,
+        loadHistory: () => inbox.history(message.conversation, message.id),
+        clinic: config.clinic,
+        metrics,
+        logger: logger.child({ inboxId: message.id }),
+      });
+      return answer.text;
+    },
+  });
+
+  const app = createApp({
+    webhooks: [
+      { path: '/webhooks/twilio', webhook: twilioWebhook(config.twilio.authToken) },
+      { path: '/webhooks/twilio/status', webhook: twilioStatusWebhook(config.twilio.authToken) },
+    ],
+    inbox,
+    publicUrl: config.publicUrl,
+    logger,
+    metrics,
+    isReady: async () => (await db.call<{ ok: boolean }>('service_health')).ok === true,
+    onStored: () => worker.wake(),
+  });
+  const server = app.listen(config.port, '0.0.0.0');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port }, 'listening');
+
+  // The knowledge base is loaded after the server is up, so that webhooks are taken meanwhile; the
+  // worker starts once there is something to answer from.
+  const ready = (async () => {
+    const stats = await knowledge.stats();
+    if (stats.documents === 0) {
+      const summary = await ingestDirectory(config.knowledgeDir, { knowledge, embedder });
+      logger.info(summary, `knowledge base loaded from ${config.knowledgeDir}`);
+    }
+  })()
+    .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
+    .then(() => worker.start());
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await ready;
+      const result = await worker.stop(config.shutdownTimeoutMs);
+      logger.info(result, 'worker stopped');
+      server.closeAllConnections();
+      await closed;
+      await db.close();
+      unlock();
+    })());
+
+  return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, inbox, knowledge, worker, metrics, logger };
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
+  let service: RunningService;
+  try {
+    service = await start(config);
+  } catch (error) {
+    console.error(`clinic-assistant could not start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      service.logger.info({ signal }, 'shutting down');
+      service.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          service.logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

@@ -1,0 +1,89 @@
+import { conversationKey, type ChannelName, type DeliveryStatus, type InboundMessage } from '../channels/channel.ts';
+import type { Database } from '../db/database.ts';
+
+export type ClaimedMessage = {
+  id: number;
+  channel: ChannelName;
+  providerMessageId: string;
+  conversation: string;
+  patient: string;
+  business: string;
+  body: string;
+  kind: InboundMessage['kind'];
+  attempts: number;
+  /** Set when an earlier try generated the reply but did not finish sending it. */
+  reply: string | null;
+  partsSent: number;
+};
+
+export type HistoryTurn = { role: 'user' | 'assistant'; content: string };
+
+type ClaimedRow = {
+  id: number; channel: ChannelName; provider_message_id: string; conversation: string; patient: string;
+  business: string; body: string; kind: InboundMessage['kind']; attempts: number; reply: string | null; parts_sent: number;
+};
+
+/** The inbox and outbox, as typed calls to the SQL functions in supabase/migrations. */
+export function createInbox(db: Database) {
+  return {
+    async enqueue(message: InboundMessage): Promise<{ id: number; duplicate: boolean }> {
+      return db.call('inbox_enqueue', {
+        p_channel: message.channel,
+        p_provider_message_id: message.providerMessageId,
+        p_conversation: conversationKey(message),
+        p_patient: message.patient,
+        p_business: message.business,
+        p_body: message.body,
+        p_kind: message.kind,
+      });
+    },
+
+    async claim(owner: string, leaseSeconds: number, limit: number): Promise<ClaimedMessage[]> {
+      const rows = await db.call<ClaimedRow[]>('inbox_claim', { p_owner: owner, p_lease_seconds: leaseSeconds, p_limit: limit });
+      return rows.map((row) => ({
+        id: row.id, channel: row.channel, providerMessageId: row.provider_message_id, conversation: row.conversation,
+        patient: row.patient, business: row.business, body: row.body, kind: row.kind, attempts: row.attempts,
+        reply: row.reply, partsSent: row.parts_sent,
+      }));
+    },
+
+    async saveReply(id: number, owner: string, reply: string): Promise<void> {
+      await db.call('inbox_save_reply', { p_id: id, p_owner: owner, p_reply: reply });
+    },
+
+    async recordOutbound(part: {
+      inboxId: number | null; channel: ChannelName; conversation: string; body: string;
+      providerMessageId?: string; status?: string; error?: string;
+    }): Promise<void> {
+      await db.call('outbound_record', {
+        p_inbox_id: part.inboxId, p_channel: part.channel, p_conversation: part.conversation, p_body: part.body,
+        p_provider_message_id: part.providerMessageId, p_status: part.status ?? 'sent', p_error: part.error,
+      });
+    },
+
+    async finish(id: number, owner: string, state: 'answered' | 'skipped' | 'failed', error?: string): Promise<void> {
+      await db.call('inbox_finish', { p_id: id, p_owner: owner, p_state: state, p_error: error });
+    },
+
+    async retry(id: number, owner: string, error: string, delayMs: number): Promise<void> {
+      await db.call('inbox_retry', { p_id: id, p_owner: owner, p_error: error, p_delay_ms: Math.round(delayMs) });
+    },
+
+    async stats(): Promise<Record<string, number>> {
+      return db.call('inbox_stats');
+    },
+
+    /** The conversation's last turns before message `beforeId`, oldest first. */
+    async history(conversation: string, beforeId: number, limit = 6): Promise<HistoryTurn[]> {
+      return db.call('conversation_history', { p_conversation: conversation, p_limit: limit, p_before_id: beforeId });
+    },
+
+    async recordDeliveryStatus(status: DeliveryStatus): Promise<void> {
+      await db.call('delivery_status_record', {
+        p_channel: status.channel, p_provider_message_id: status.providerMessageId, p_status: status.status, p_error: status.error,
+      });
+    },
+  };
+}
+
+export type Inbox = ReturnType<typeof createInbox>;

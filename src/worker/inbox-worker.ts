@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { isRetryable } from '../app-error.ts';
+import type { ChannelName, Sender } from '../channels/channel.ts';
+import { maskAddress, type Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { timed } from '../pipeline/answer-question.ts';
+import { splitMessage } from '../pipeline/split-message.ts';
+import type { ClaimedMessage, Inbox } from '../store/inbox.ts';
+
+export type InboxWorkerOptions = {
+  inbox: Inbox;
+  senders: Record<ChannelName, Sender>;
+  /** Produces the reply text for a message (the pipeline, or a fixed reply). */
+  answer: (message: ClaimedMessage, maxLength: number) => Promise<string>;
+  logger: Logger;
+  metrics: Metrics;
+  /** Conversations answered at once. OpenAI calls are capped separately. */
+  concurrency: number;
+  leaseSeconds?: number;
+  pollIntervalMs?: number;
+  maxAttempts?: number;
+  retryBaseDelayMs?: number;
+};
+
+/**
+ * Claims messages from the inbox and answers them, many conversations at once and each conversation
+ * one message at a time (inbox_claim hands out only a conversation's oldest open message). A failure
+ * that may pass (a send that got a 5xx) puts the message back with a backoff; the inbox row keeps the
+ * generated reply and how many parts went out, so a retry neither regenerates nor resends them.
+ */
+export function createInboxWorker(options: InboxWorkerOptions) {
+  const { inbox, logger, metrics } = options;
+  const owner = `worker-${randomUUID()}`;
+  const leaseSeconds = options.leaseSeconds ?? 120;
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const retryBaseDelayMs = options.retryBaseDelayMs ?? 1_000;
+  const inFlight = new Map<number, Promise<void>>();
+  let running = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  let signalled = false;
+  let wakeUp: (() => void) | undefined;
+
+  const signal = () => {
+    signalled = true;
+    wakeUp?.();
+  };
+
+  const waitForSignal = async () => {
+    if (signalled) return;
+    const controller = new AbortController();
+    await Promise.race([
+      new Promise<void>((resolve) => (wakeUp = resolve)),
+      sleep(pollIntervalMs, undefined, { signal: controller.signal }).catch(() => undefined),
+    ]);
+    controller.abort();
+    wakeUp = undefined;
+  };
+
+  async function loop() {
+    while (running) {
+      signalled = false;
+      const room = options.concurrency - inFlight.size;
+      if (room > 0) {
+        let claimed: ClaimedMessage[] = [];
+        try {
+          claimed = await inbox.claim(owner, leaseSeconds, room);
+        } catch (error) {
+          logger.error({ err: error }, 'could not claim inbox messages');
+        }
+        for (const message of claimed) {
+          const work = handle(message).finally(() => {
+            inFlight.delete(message.id);
+            signal();
+          });
+          inFlight.set(message.id, work);
+        }
+        if (claimed.length > 0 && claimed.length === room) continue;
+      }
+      if (running) await waitForSignal();
+    }
+  }
+
+  async function handle(message: ClaimedMessage): Promise<void> {
+    const log = logger.child({ inboxId: message.id, channel: message.channel, to: maskAddress(message.patient) });
+    const sender = options.senders[message.channel];
+    const started = Date.now();
+    try {
+      let reply = message.reply;
+      if (reply === null) {
+        reply = await options.answer(message, sender.maxLength(message.patient));
+        await inbox.saveReply(message.id, owner, reply);
+      }
+      const parts = splitMessage(reply, sender.maxLength(message.patient));
+      for (let index = message.partsSent; index < parts.length; index++) {
+        const body = parts[index]!;
+        const { providerMessageId } = await timed(metrics, 'send', () =>
+          sender.send({ from: message.business, to: message.patient, body }),
+        );
+        await inbox.recordOutbound({ inboxId: message.id, channel: message.channel, conversation: message.conversation, body, providerMessageId });
+        metrics.replies.inc({ channel: message.channel, outcome: 'sent' });
+      }
+      await inbox.finish(message.id, owner, 'answered');
+      log.info({ parts: parts.length, ms: Date.now() - started }, 'reply sent');
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (running && isRetryable(error) && message.attempts < maxAttempts) {
+        const delay = retryBaseDelayMs * 2 ** (message.attempts - 1) * (0.5 + Math.random() / 2);
+        log.warn({ err: error, attempt: message.attempts, retryInMs: Math.round(delay) }, 'reply failed; will retry');
+        await inbox.retry(message.id, owner, reason, delay).catch((e: unknown) => log.error({ err: e }, 'could not schedule retry'));
+      } else if (!running && isRetryable(error)) {
+        await inbox.retry(message.id, owner, reason, 0).catch(() => undefined);
+      } else {
+        metrics.replies.inc({ channel: message.channel, outcome: 'failed' });
+        log.error({ err: error, attempt: message.attempts }, 'reply failed for good');
+        await inbox.finish(message.id, owner, 'failed', reason).catch((e: unknown) => log.error({ err: e }, 'could not mark message failed'));
+      }
+    }
+  }
+
+  return {
+    owner,
+    start() {
+      if (running) return;
+      running = true;
+      loopDone = loop();
+    },
+    /** A message was stored: look now rather than at the next poll. */
+    wake: signal,
+    /**
+     * Stops claiming, waits up to timeoutMs for the messages in hand, then hands back the ones still
+     * unfinished so that the next start answers them without waiting for their lease to run out.
+     */
+    async stop(timeoutMs: number) {
+      running = false;
+      signal();
+      await loopDone;
+      const unfinished = [...inFlight.keys()];
+      const settled = await Promise.race([
+        Promise.allSettled(inFlight.values()).then(() => true),
+        sleep(timeoutMs).then(() => false),
+      ]);
+      if (!settled) {
+        const left = [...inFlight.keys()];
+        logger.warn({ left: left.length }, 'shutdown timeout: leaving unfinished messages in the inbox');
+        await Promise.all(left.map((id) => inbox.retry(id, owner, 'shutdown', 0).catch(() => undefined)));
+      }
+      return { finished: unfinished.length - inFlight.size, left: inFlight.size };
+    },
+    get busy() {
+      return inFlight.size;
+    },
+  };
+}
+
+export type InboxWorker = ReturnType<typeof createInboxWorker>;

@@ -1,0 +1,365 @@
+-- clinic-assistant core schema.
+--
+-- Every piece of database logic the service needs lives here as a SQL function, so that the embedded
+-- database (PGlite) and Supabase (reached through PostgREST `rpc()`) run the very same code. Each
+-- function takes named `p_` arguments (PostgREST maps JSON keys to them) and returns `jsonb`, which both
+-- transports hand back unchanged.
+
+create extension if not exists vector;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Knowledge: documents and their chunks.
+
+create table if not exists documents (
+  id bigint generated always as identity primary key,
+  source text not null unique,
+  title text not null,
+  content_hash text not null,
+  updated_at timestamptz not null default now()
+);
+
+create table if not exists chunks (
+  id bigint generated always as identity primary key,
+  document_id bigint not null references documents (id) on delete cascade,
+  position int not null,
+  title text not null,
+  heading text not null default '',
+  content text not null,
+  content_hash text not null,
+  -- text-embedding-3-small; a model with another size needs a migration of its own.
+  embedding vector(1536),
+  fts tsvector generated always as (
+    setweight(to_tsvector('english', title || ' ' || heading), 'A') ||
+    setweight(to_tsvector('english', content), 'B')
+  ) stored,
+  unique (document_id, position)
+);
+
+create index if not exists chunks_embedding_hnsw on chunks using hnsw (embedding vector_cosine_ops);
+create index if not exists chunks_fts_gin on chunks using gin (fts);
+
+-- ---------------------------------------------------------------------------------------------------
+-- Inbox: every inbound message is a row before its webhook is acknowledged.
+
+create table if not exists inbox (
+  id bigint generated always as identity primary key,
+  channel text not null check (channel in ('twilio', 'meta')),
+  provider_message_id text not null,
+  -- One conversation = one patient address talking to one business address on one channel.
+  conversation text not null,
+  patient text not null,
+  business text not null,
+  body text not null,
+  kind text not null default 'text',
+  received_at timestamptz not null default now(),
+  state text not null default 'pending'
+    check (state in ('pending', 'processing', 'answered', 'failed', 'skipped')),
+  attempts int not null default 0,
+  available_at timestamptz not null default now(),
+  lease_owner text,
+  lease_until timestamptz,
+  -- The reply is stored once generated, so a retried send never regenerates (or changes) it.
+  reply text,
+  parts_sent int not null default 0,
+  last_error text,
+  finished_at timestamptz,
+  unique (channel, provider_message_id)
+);
+
+create index if not exists inbox_open on inbox (conversation, id) where state in ('pending', 'processing');
+create index if not exists inbox_conversation on inbox (conversation, id);
+
+create table if not exists outbound (
+  id bigint generated always as identity primary key,
+  inbox_id bigint references inbox (id),
+  channel text not null,
+  conversation text not null,
+  body text not null,
+  provider_message_id text,
+  status text not null default 'sent',
+  error text,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+create index if not exists outbound_conversation on outbound (conversation, id);
+create unique index if not exists outbound_provider_id on outbound (channel, provider_message_id);
+
+create table if not exists delivery_status (
+  id bigint generated always as identity primary key,
+  channel text not null,
+  provider_message_id text not null,
+  status text not null,
+  error text,
+  received_at timestamptz not null default now()
+);
+
+-- ---------------------------------------------------------------------------------------------------
+-- Only the service role reaches these tables: RLS on, and no policies. The service role (Supabase)
+-- and the embedded database's superuser bypass RLS.
+
+alter table documents enable row level security;
+alter table chunks enable row level security;
+alter table inbox enable row level security;
+alter table outbound enable row level security;
+alter table delivery_status enable row level security;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Inbox functions.
+
+-- Stores an inbound message once. A redelivery (same channel and provider id) is reported as a duplicate.
+create or replace function inbox_enqueue(
+  p_channel text, p_provider_message_id text, p_conversation text, p_patient text,
+  p_business text, p_body text, p_kind text default 'text'
+) returns jsonb language plpgsql as $$
+declare
+  new_id bigint;
+begin
+  insert into inbox (channel, provider_message_id, conversation, patient, business, body, kind)
+  values (p_channel, p_provider_message_id, p_conversation, p_patient, p_business, p_body, p_kind)
+  on conflict (channel, provider_message_id) do nothing
+  returning id into new_id;
+  if new_id is null then
+    select id into new_id from inbox where channel = p_channel and provider_message_id = p_provider_message_id;
+    return jsonb_build_object('id', new_id, 'duplicate', true);
+  end if;
+  return jsonb_build_object('id', new_id, 'duplicate', false);
+end $$;
+
+-- Claims up to p_limit messages, at most one per conversation: the oldest open message of each
+-- conversation whose turn it is (pending and due, or processing under an expired lease). A
+-- conversation whose oldest message is still leased waits, so its messages are answered in order.
+create or replace function inbox_claim(p_owner text, p_lease_seconds int, p_limit int)
+returns jsonb language plpgsql as $$
+declare
+  result jsonb;
+begin
+  with heads as (
+    select distinct on (conversation) id
+    from inbox
+    where state in ('pending', 'processing')
+    order by conversation, id
+  ), claimable as (
+    select i.id
+    from inbox i
+    join heads h on h.id = i.id
+    where (i.state = 'pending' and i.available_at <= now())
+       or (i.state = 'processing' and i.lease_until < now())
+    order by i.id
+    limit p_limit
+    for update of i skip locked
+  ), claimed as (
+    update inbox i
+    set state = 'processing',
+        lease_owner = p_owner,
+        lease_until = now() + make_interval(secs => p_lease_seconds),
+        attempts = i.attempts + 1
+    from claimable c
+    where i.id = c.id
+    returning i.id, i.channel, i.provider_message_id, i.conversation, i.patient, i.business, i.body,
+              i.kind, i.attempts, i.reply, i.parts_sent, i.received_at
+  )
+  select coalesce(jsonb_agg(to_jsonb(claimed) order by claimed.id), '[]'::jsonb) into result from claimed;
+  return result;
+end $$;
+
+-- Stores the generated reply so that a retry sends the same text.
+create or replace function inbox_save_reply(p_id bigint, p_owner text, p_reply text)
+returns jsonb language sql as $$
+  with updated as (
+    update inbox set reply = p_reply
+    where id = p_id and lease_owner = p_owner and state = 'processing'
+    returning id
+  )
+  select jsonb_build_object('updated', count(*)) from updated;
+$$;
+
+-- Records one sent part of a reply and advances the message's progress in the same statement, so a
+-- crash between the two cannot happen.
+create or replace function outbound_record(
+  p_inbox_id bigint, p_channel text, p_conversation text, p_body text,
+  p_provider_message_id text default null, p_status text default 'sent', p_error text default null
+) returns jsonb language plpgsql as $$
+declare
+  new_id bigint;
+begin
+  insert into outbound (inbox_id, channel, conversation, body, provider_message_id, status, error)
+  values (p_inbox_id, p_channel, p_conversation, p_body, p_provider_message_id, p_status, p_error)
+  returning id into new_id;
+  if p_inbox_id is not null and p_status = 'sent' then
+    update inbox set parts_sent = parts_sent + 1 where id = p_inbox_id;
+  end if;
+  return jsonb_build_object('id', new_id);
+end $$;
+
+-- Finishes a claimed message: answered, skipped (nothing to send), or failed for good.
+create or replace function inbox_finish(p_id bigint, p_owner text, p_state text, p_error text default null)
+returns jsonb language sql as $$
+  with updated as (
+    update inbox
+    set state = p_state, last_error = p_error, finished_at = now(), lease_owner = null, lease_until = null
+    where id = p_id and lease_owner = p_owner and state = 'processing'
+      and p_state in ('answered', 'skipped', 'failed')
+    returning id
+  )
+  select jsonb_build_object('updated', count(*)) from updated;
+$$;
+
+-- Puts a claimed message back for another try after p_delay_ms.
+create or replace function inbox_retry(p_id bigint, p_owner text, p_error text, p_delay_ms int)
+returns jsonb language sql as $$
+  with updated as (
+    update inbox
+    set state = 'pending', last_error = p_error, lease_owner = null, lease_until = null,
+        available_at = now() + make_interval(secs => p_delay_ms / 1000.0)
+    where id = p_id and lease_owner = p_owner and state = 'processing'
+    returning id
+  )
+  select jsonb_build_object('updated', count(*)) from updated;
+$$;
+
+-- Counts by state, for metrics and readiness.
+create or replace function inbox_stats() returns jsonb language sql stable as $$
+  select coalesce(jsonb_object_agg(state, n), '{}'::jsonb)
+  from (select state, count(*) as n from inbox group by state) s;
+$$;
+
+-- The last turns of a conversation, oldest first: answered questions and the replies sent.
+create or replace function conversation_history(p_conversation text, p_limit int default 6, p_before_id bigint default null)
+returns jsonb language sql stable as $$
+  select coalesce(jsonb_agg(jsonb_build_object('role', role, 'content', content, 'at', at) order by at, ord), '[]'::jsonb)
+  from (
+    select * from (
+      select 'user' as role, body as content, received_at as at, id * 2 as ord
+      from inbox
+      where conversation = p_conversation and state = 'answered' and kind = 'text'
+        and (p_before_id is null or id < p_before_id)
+      union all
+      select 'assistant', body, created_at, inbox_id * 2 + 1
+      from outbound
+      where conversation = p_conversation and status <> 'failed'
+        and (p_before_id is null or inbox_id < p_before_id)
+      order by at desc, ord desc
+      limit p_limit
+    ) newest
+  ) turns;
+$$;
+
+-- Delivery reports from the providers (Twilio status callback, Meta statuses).
+create or replace function delivery_status_record(p_channel text, p_provider_message_id text, p_status text, p_error text default null)
+returns jsonb language plpgsql as $$
+begin
+  insert into delivery_status (channel, provider_message_id, status, error)
+  values (p_channel, p_provider_message_id, p_status, p_error);
+  update outbound set status = p_status, error = coalesce(p_error, error), updated_at = now()
+  where channel = p_channel and provider_message_id = p_provider_message_id;
+  return jsonb_build_object('recorded', true);
+end $$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Search.
+
+-- A question in everyday words, as an OR of its stemmed words: "when do I start my injections" must
+-- find a passage about starting injections even though it does not contain "when".
+create or replace function fts_query(p_text text) returns tsquery language sql immutable as $$
+  select nullif(string_agg(quote_literal(lexeme), ' | '), '')::tsquery
+  from unnest(tsvector_to_array(to_tsvector('english', coalesce(p_text, '')))) as lexeme;
+$$;
+
+-- Hybrid search: full-text and vector candidates fused by reciprocal rank (score = sum of 1/(k + rank)).
+-- The vector side takes the nearest N with `order by embedding <=> q limit n`, the form the HNSW index
+-- serves, and only then numbers those N rows. Without an embedding (offline mode) it is full-text only.
+create or replace function hybrid_search(
+  p_query text, p_embedding vector(1536) default null, p_match_count int default 5,
+  p_candidates int default 30, p_rrf_k int default 60
+) returns jsonb language sql stable as $$
+  with q as (
+    select fts_query(p_query) as tsq
+  ), full_text as (
+    select c.id, row_number() over (order by ts_rank_cd(c.fts, q.tsq) desc, c.id) as rank_ix
+    from chunks c, q
+    where q.tsq is not null and c.fts @@ q.tsq
+    order by rank_ix
+    limit p_candidates
+  ), nearest as (
+    select c.id, c.embedding <=> p_embedding as distance
+    from chunks c
+    where p_embedding is not null
+    order by c.embedding <=> p_embedding
+    limit p_candidates
+  ), semantic as (
+    select id, row_number() over (order by distance, id) as rank_ix from nearest
+  ), fused as (
+    select coalesce(f.id, s.id) as id,
+           coalesce(1.0 / (p_rrf_k + f.rank_ix), 0.0) + coalesce(1.0 / (p_rrf_k + s.rank_ix), 0.0) as score,
+           f.rank_ix as full_text_rank,
+           s.rank_ix as semantic_rank
+    from full_text f
+    full outer join semantic s on s.id = f.id
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', c.id, 'documentId', c.document_id, 'source', d.source, 'title', c.title, 'heading', c.heading,
+      'content', c.content, 'score', fused.score, 'fullTextRank', fused.full_text_rank,
+      'semanticRank', fused.semantic_rank
+    ) order by fused.score desc, c.id), '[]'::jsonb)
+  from (select * from fused order by score desc, id limit p_match_count) fused
+  join chunks c on c.id = fused.id
+  join documents d on d.id = c.document_id;
+$$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Ingestion.
+
+-- Inserts or replaces one document and all its chunks, in one transaction. An unchanged document
+-- (same content hash) is left alone. p_chunks: [{position, title, heading, content, contentHash, embedding?}]
+create or replace function ingest_document(p_source text, p_title text, p_content_hash text, p_chunks jsonb)
+returns jsonb language plpgsql as $$
+declare
+  existing documents%rowtype;
+  doc_id bigint;
+  outcome text;
+begin
+  select * into existing from documents where source = p_source;
+  if found and existing.content_hash = p_content_hash then
+    return jsonb_build_object('documentId', existing.id, 'outcome', 'unchanged');
+  end if;
+  if found then
+    update documents set title = p_title, content_hash = p_content_hash, updated_at = now()
+    where id = existing.id;
+    delete from chunks where document_id = existing.id;
+    doc_id := existing.id;
+    outcome := 'changed';
+  else
+    insert into documents (source, title, content_hash) values (p_source, p_title, p_content_hash)
+    returning id into doc_id;
+    outcome := 'added';
+  end if;
+  insert into chunks (document_id, position, title, heading, content, content_hash, embedding)
+  select doc_id, (c ->> 'position')::int, c ->> 'title', coalesce(c ->> 'heading', ''), c ->> 'content',
+         c ->> 'contentHash', nullif(c ->> 'embedding', '')::vector
+  from jsonb_array_elements(p_chunks) as c;
+  return jsonb_build_object('documentId', doc_id, 'outcome', outcome);
+end $$;
+
+create or replace function knowledge_stats() returns jsonb language sql stable as $$
+  select jsonb_build_object(
+    'documents', (select count(*) from documents),
+    'chunks', (select count(*) from chunks),
+    'embedded', (select count(*) from chunks where embedding is not null)
+  );
+$$;
+
+-- Readiness: reachable, and this migration applied.
+create or replace function service_health() returns jsonb language sql stable as $$
+  select jsonb_build_object('ok', true, 'schema', '20261129000000_core');
+$$;
+
+-- On Supabase, only the service role may call these functions. (The roles do not exist in the
+-- embedded database, hence the check.)
+do $$
+begin
+  if exists (select 1 from pg_roles where rolname = 'anon') then
+    revoke execute on all functions in schema public from public, anon, authenticated;
+    grant execute on all functions in schema public to service_role;
+  end if;
+end $$;
