@@ -6,7 +6,7 @@ import { AppError } from '../app-error.ts';
 /**
  * One process per embedded database directory: two PGlite instances writing the same files corrupt
  * them. The lock is a file beside the directory holding the owner's pid. A lock left by a process that
- * is gone (kill -9) is taken over; a live owner makes this process refuse to start.
+ * is gone (kill -9) is taken over; a live owner (this very process included) makes the start fail.
  */
 export function lockDataDir(dataDir: string): () => void {
   const lockPath = `${dataDir.replace(/\/+$/, '')}.lock`;
@@ -22,7 +22,7 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = readOwner(lockPath);
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+      if (owner !== undefined && isAlive(owner)) {
         throw new AppError(
           `DATA_DIR ${dataDir} is already in use by process ${owner}. Stop that process, or set DATA_DIR ` +
             'to another directory: two processes on one embedded database would corrupt it.',

@@ -126,7 +126,7 @@ function messageText(content: unknown): string {
 export function defaultChatReply(body: any): string {
   const messages: unknown[] = Array.isArray(body?.messages) ? body.messages : [];
   const all = messages.map((m) => messageText((m as any)?.content)).join('\n');
-  const match = /<document\s+title="([^"]*)"\s*>([\s\S]*?)<\/document>/.exec(all);
+  const match = /<document\s+title="([^"]*)"[^>]*>([\s\S]*?)<\/document>/.exec(all);
   if (!match) return DEFAULT_NO_DOCUMENT_REPLY;
   return `From "${match[1]}": ${match[2]!.trim().slice(0, 300)}`;
 }
