@@ -9,9 +9,7 @@ import { createLocalSender } from './channels/local-sender.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
 import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
 import { loadConfig, type Config } from './config.ts';
-import { lockDataDir } from './db/data-dir-lock.ts';
-import { migrateEmbedded } from './db/migrate.ts';
-import { openPgliteDatabase } from './db/pglite/pglite-database.ts';
+import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
 import { ingestDirectory } from './knowledge/ingest-directory.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -36,19 +34,10 @@ export async function start(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = createMetrics();
 
-  if (config.supabase) {
-    throw new Error('SUPABASE_URL is set, but the Supabase transport is not built yet: unset it to use the embedded database');
-  }
-  const unlock = config.dataDir.startsWith('memory://') ? () => {} : lockDataDir(config.dataDir);
-  const db = openPgliteDatabase({ dataDir: config.dataDir, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
-  try {
-    const applied = await migrateEmbedded(db);
-    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  } catch (error) {
-    await db.close();
-    unlock();
-    throw error;
-  }
+  const { db, close: closeDatabase } = await openDatabase(config, {
+    logger,
+    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+  });
   const inbox = createInbox(db);
   const knowledge = createKnowledge(db);
 
@@ -141,8 +130,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       logger.info(result, 'worker stopped');
       server.closeAllConnections();
       await closed;
-      await db.close();
-      unlock();
+      await closeDatabase();
     })());
 
   return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, inbox, knowledge, worker, metrics, logger };

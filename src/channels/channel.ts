@@ -49,6 +49,11 @@ export type Sender = {
   /** The longest body one message may have on this channel. */
   maxLength(to: string): number;
   send(message: OutgoingMessage): Promise<{ providerMessageId: string }>;
+  /**
+   * Optional: tells the patient their message was seen and an answer is coming (WhatsApp read receipt
+   * and typing indicator). Called before the pipeline starts; a failure here never stops the answer.
+   */
+  acknowledge?(message: { providerMessageId: string; business: string; patient: string }): Promise<void>;
 };
 
 export function conversationKey(message: Pick<InboundMessage, 'channel' | 'business' | 'patient'>): string {

@@ -90,6 +90,7 @@ export function createInboxWorker(options: InboxWorkerOptions) {
     try {
       let reply = message.reply;
       if (reply === null) {
+        sender.acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
         reply = await options.answer(message, sender.maxLength(message.patient));
         await inbox.saveReply(message.id, owner, reply);
       }
