@@ -45,6 +45,8 @@ export function truncate(text: string, limit: number): string {
   if (text.length <= limit) return text;
   const cut = safeCut(text, limit - 1);
   const head = text.slice(0, cut);
+  // The head ends on a whole word when the next character is a space; else drop the partial word.
+  const endsOnWord = /\s/.test(text.charAt(cut));
   const space = head.lastIndexOf(' ');
-  return `${(space > limit / 2 ? head.slice(0, space) : head).trimEnd()}…`;
+  return `${(endsOnWord || space <= limit / 2 ? head : head.slice(0, space)).trimEnd()}…`;
 }

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../../src/config.ts';
+
+describe('loadConfig', () => {
+  it('when nothing is set, then it runs embedded and offline on port 3000', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 3000, dataDir: '.data/pglite', supabase: undefined, botMode: 'open', staffNumbers: [] });
+    expect(config.openai).toMatchObject({ apiKey: undefined, maxConcurrency: 4, embeddingModel: 'text-embedding-3-small' });
+    expect(config.clinicPlaceholders).toEqual(['CLINIC_NAME', 'CLINIC_PHONE', 'CLINIC_EMERGENCY_PHONE']);
+  });
+
+  it('when STAFF_ALERT_NUMBERS is unset, then staff numbers are alerted', () => {
+    expect(loadConfig({ STAFF_NUMBERS: '+15551110000, +15552220000' }).staffAlertNumbers).toEqual(['+15551110000', '+15552220000']);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ OPENAI_MAX_CONCURRENCY: '0' }, 'OPENAI_MAX_CONCURRENCY'],
+    [{ STAFF_NUMBERS: '555-1234' }, 'STAFF_NUMBERS'],
+    [{ BOT_MODE: 'closed' }, 'BOT_MODE'],
+    [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
+    [{ SUPABASE_URL: 'https://x.supabase.co' }, 'SUPABASE_SERVICE_ROLE_KEY'],
+    [{ TWILIO_AUTH_TOKEN: 'abc' }, 'TWILIO_ACCOUNT_SID'],
+  ])('when %j, then the error names %s', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+});

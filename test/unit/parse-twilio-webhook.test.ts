@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+
+import { parseTwilioStatus, parseTwilioWebhook } from '../../src/channels/twilio/parse-twilio-webhook.ts';
+
+const form = (params: Record<string, string>, contentType = 'application/x-www-form-urlencoded') => ({
+  url: 'https://clinic.example/webhooks/twilio',
+  headers: { 'content-type': contentType },
+  rawBody: Buffer.from(new URLSearchParams(params).toString()),
+});
+const SID = 'SM0123456789abcdef0123456789abcdef';
+
+describe('parseTwilioWebhook', () => {
+  it('reads an SMS', () => {
+    const { messages } = parseTwilioWebhook(form({ MessageSid: SID, From: '+15551234567', To: '+15557654321', Body: '¿Qué es la FIV? 🙂', NumMedia: '0' }));
+    expect(messages).toEqual([{ channel: 'twilio', providerMessageId: SID, patient: '+15551234567', business: '+15557654321', body: '¿Qué es la FIV? 🙂', kind: 'text' }]);
+  });
+
+  it('reads WhatsApp through Twilio, keeping the whatsapp: prefix for the reply', () => {
+    const { messages } = parseTwilioWebhook(form({ MessageSid: SID, From: 'whatsapp:+15551234567', To: 'whatsapp:+14155238886', Body: 'hi' }));
+    expect(messages[0]).toMatchObject({ patient: 'whatsapp:+15551234567', business: 'whatsapp:+14155238886' });
+  });
+
+  it('marks a picture without words as media', () => {
+    const { messages } = parseTwilioWebhook(form({ MessageSid: SID, From: '+15551234567', To: '+15557654321', Body: '', NumMedia: '1' }));
+    expect(messages[0]!.kind).toBe('media');
+  });
+
+  it.each([
+    [{ From: '+15551234567', To: '+15557654321', Body: 'x' }, /MessageSid/],
+    [{ MessageSid: 'nope', From: '+15551234567', To: '+15557654321', Body: 'x' }, /MessageSid/],
+    [{ MessageSid: SID, To: '+15557654321', Body: 'x' }, /From/],
+    [{ MessageSid: SID, From: '+15551234567', Body: 'x' }, /To/],
+    [{ MessageSid: SID, From: '+15551234567', To: '+15557654321', Body: '   ' }, /empty/],
+  ])('rejects %j with a 400 naming the field', (params, reason) => {
+    expect(() => parseTwilioWebhook(form(params as Record<string, string>))).toThrow(reason);
+  });
+
+  it('rejects JSON with 415', () => {
+    expect(() => parseTwilioWebhook(form({ MessageSid: SID }, 'application/json'))).toThrow(expect.objectContaining({ status: 415 }));
+  });
+});
+
+describe('parseTwilioStatus', () => {
+  it('reads a failed delivery with its error code', () => {
+    const { statuses } = parseTwilioStatus(form({ MessageSid: SID, MessageStatus: 'undelivered', ErrorCode: '30003' }));
+    expect(statuses).toEqual([{ channel: 'twilio', providerMessageId: SID, status: 'undelivered', error: 'Twilio error 30003' }]);
+  });
+});
