@@ -47,6 +47,7 @@ const schema = z.object({
   CLINIC_EMERGENCY_PHONE: optionalString,
   BOT_MODE: z.enum(['open', 'staff-only']).default('open'),
   WORKER_CONCURRENCY: positiveInt(32),
+  PATIENT_RATE_LIMIT_PER_MINUTE: positiveInt(20),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -79,6 +80,8 @@ export type Config = {
   clinicPlaceholders: string[];
   botMode: 'open' | 'staff-only';
   workerConcurrency: number;
+  /** Messages a minute one patient may send before being throttled (staff numbers are exempt). */
+  patientRateLimitPerMinute: number;
   shutdownTimeoutMs: number;
   logLevel: string;
 };
@@ -136,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     clinicPlaceholders: (['CLINIC_NAME', 'CLINIC_PHONE', 'CLINIC_EMERGENCY_PHONE'] as const).filter((name) => !v[name]),
     botMode: v.BOT_MODE,
     workerConcurrency: v.WORKER_CONCURRENCY,
+    patientRateLimitPerMinute: v.PATIENT_RATE_LIMIT_PER_MINUTE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     logLevel: v.LOG_LEVEL,
   };

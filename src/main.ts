@@ -14,7 +14,9 @@ import { createApp } from './http/create-app.ts';
 import { ingestDirectory } from './knowledge/ingest-directory.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { phoneNumberOf } from './channels/phone-number.ts';
 import { answerQuestion } from './pipeline/answer-question.ts';
+import { mediaReply, throttleNotice } from './pipeline/fixed-replies.ts';
 import { createInbox } from './store/inbox.ts';
 import { createKnowledge } from './store/knowledge.ts';
 import { createInboxWorker } from './worker/inbox-worker.ts';
@@ -34,7 +36,7 @@ export async function start(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = createMetrics();
 
-  const { db, close: closeDatabase } = await openDatabase(config, {
+  const { db, kind: databaseKind, close: closeDatabase } = await openDatabase(config, {
     logger,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
@@ -75,9 +77,8 @@ export async function start(config: Config, options: StartOptions = {}) {
     concurrency: config.workerConcurrency,
     ...options.worker,
     answer: async (message, maxLength) => {
-      if (message.kind === 'media') {
-        return `I can only read text messages for now; please type your question or call the clinic at ${config.clinic.phone}.`;
-      }
+      if (message.kind === 'media') return mediaReply(config.clinic);
+      if (message.kind === 'throttle_notice') return throttleNotice(config.clinic);
       const answer = await answerQuestion(message.body, maxLength, {
         embedder,
         chat,
@@ -91,6 +92,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     },
   });
 
+  const staffNumbers = new Set(config.staffNumbers);
   const app = createApp({
     webhooks: [
       { path: '/webhooks/twilio', webhook: twilioWebhook(config.twilio.authToken) },
@@ -102,6 +104,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     metrics,
     isReady: async () => (await db.call<{ ok: boolean }>('service_health')).ok === true,
     onStored: () => worker.wake(),
+    rateLimitFor: (patient) => (staffNumbers.has(phoneNumberOf(patient)) ? 0 : config.patientRateLimitPerMinute),
   });
   const server = app.listen(config.port, '0.0.0.0');
   await once(server, 'listening');
@@ -118,7 +121,18 @@ export async function start(config: Config, options: StartOptions = {}) {
     }
   })()
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
-    .then(() => worker.start());
+    .then(async () => {
+      // One process per embedded DATA_DIR, so whatever is still 'processing' belonged to a process that
+      // died: due again now. (On Supabase, other instances may be alive: their leases expire instead.)
+      if (databaseKind === 'embedded') {
+        const released = await inbox.releaseOrphans(worker.owner).catch((error: unknown) => {
+          logger.error({ err: error }, 'could not release messages of an earlier process; their leases will expire');
+          return 0;
+        });
+        if (released > 0) logger.warn({ released }, 'messages left in flight by an earlier process are due again');
+      }
+      worker.start();
+    });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -34,8 +34,9 @@ export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Em
   const retry: RetryOptions = {
     attempts: 3,
     baseDelayMs: 250,
-    maxDelayMs: 4_000,
-    deadlineMs: Math.max(options.timeoutMs, 15_000),
+    maxDelayMs: 2_000,
+    // One budget for the call and its retries: past it, the patient gets the fallback answer instead.
+    deadlineMs: options.timeoutMs,
     retryAfterMs,
     ...options.retry,
   };

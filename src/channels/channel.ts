@@ -21,8 +21,8 @@ export type DeliveryStatus = {
   error?: string;
 };
 
-/** A parsed webhook: what to store. */
-export type WebhookContent = { messages: InboundMessage[]; statuses: DeliveryStatus[] };
+/** A parsed webhook: what to store, and the reasons for anything left out (logged, still answered 200). */
+export type WebhookContent = { messages: InboundMessage[]; statuses: DeliveryStatus[]; ignored?: string[] };
 
 /** The request as the signature was computed over it: the exact URL and the raw bytes. */
 export type WebhookRequest = {

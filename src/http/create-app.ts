@@ -16,6 +16,7 @@ export type AppDependencies = {
   /** Database reachable and migrated. */
   isReady: () => Promise<boolean>;
   onStored: () => void;
+  rateLimitFor: (patient: string) => number;
   /** Extra routes a channel needs (the Meta verification handshake). */
   extraRoutes?: (app: express.Express) => void;
 };

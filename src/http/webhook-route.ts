@@ -18,6 +18,8 @@ export function webhookRoute(options: {
   logger: Logger;
   metrics: Metrics;
   onStored: () => void;
+  /** Messages a minute allowed from this sender (0: no limit). */
+  rateLimitFor: (patient: string) => number;
 }): RequestHandler {
   const { webhook, inbox, logger, metrics } = options;
   return async (req, res) => {
@@ -31,10 +33,10 @@ export function webhookRoute(options: {
     const content = webhook.parse(request);
     let stored = 0;
     for (const message of content.messages) {
-      const result = await inbox.enqueue(message);
+      const result = await inbox.enqueue(message, options.rateLimitFor(message.patient));
       if (!result.duplicate) stored++;
       logger.info(
-        { inboxId: result.id, channel: message.channel, providerMessageId: message.providerMessageId, from: maskAddress(message.patient), kind: message.kind, duplicate: result.duplicate },
+        { inboxId: result.id, channel: message.channel, providerMessageId: message.providerMessageId, from: maskAddress(message.patient), kind: message.kind, duplicate: result.duplicate, state: result.state },
         result.duplicate ? 'inbound message redelivered, already stored' : 'inbound message stored',
       );
       logger.debug({ inboxId: result.id, body: message.body }, 'inbound message text');
@@ -44,6 +46,7 @@ export function webhookRoute(options: {
       metrics.deliveryStatuses.inc({ channel: status.channel, status: status.status });
       logger.info({ channel: status.channel, providerMessageId: status.providerMessageId, status: status.status, error: status.error }, 'delivery status');
     }
+    if (content.ignored?.length) logger.warn({ channel: webhook.channel, ignored: content.ignored }, 'webhook content ignored');
     res.status(200).type(webhook.acknowledgement.contentType).send(webhook.acknowledgement.body);
     metrics.webhooks.inc({ channel: webhook.channel, outcome: 'accepted' });
     metrics.ackSeconds.observe({ channel: webhook.channel }, Number(process.hrtime.bigint() - started) / 1e9);

@@ -9,7 +9,10 @@ export type ClaimedMessage = {
   patient: string;
   business: string;
   body: string;
-  kind: InboundMessage['kind'];
+  /** 'throttle_notice' for the one message that tells a flooding patient to slow down. */
+  kind: InboundMessage['kind'] | 'throttle_notice';
+  /** How many later messages of the same burst were folded into this one (their text is in `body`). */
+  merged: number;
   attempts: number;
   /** Set when an earlier try generated the reply but did not finish sending it. */
   reply: string | null;
@@ -20,13 +23,17 @@ export type HistoryTurn = { role: 'user' | 'assistant'; content: string };
 
 type ClaimedRow = {
   id: number; channel: ChannelName; provider_message_id: string; conversation: string; patient: string;
-  business: string; body: string; kind: InboundMessage['kind']; attempts: number; reply: string | null; parts_sent: number;
+  business: string; body: string; kind: ClaimedMessage['kind']; merged: number; attempts: number; reply: string | null; parts_sent: number;
 };
 
 /** The inbox and outbox, as typed calls to the SQL functions in supabase/migrations. */
 export function createInbox(db: Database) {
   return {
-    async enqueue(message: InboundMessage): Promise<{ id: number; duplicate: boolean }> {
+    /**
+     * Stores a message once. With a rate limit, the message past the limit in a minute becomes a
+     * 'throttle_notice' and later ones are stored as skipped (state 'skipped').
+     */
+    async enqueue(message: InboundMessage, rateLimitPerMinute = 0): Promise<{ id: number; duplicate: boolean; state: string }> {
       return db.call('inbox_enqueue', {
         p_channel: message.channel,
         p_provider_message_id: message.providerMessageId,
@@ -35,6 +42,8 @@ export function createInbox(db: Database) {
         p_business: message.business,
         p_body: message.body,
         p_kind: message.kind,
+        p_rate_limit: rateLimitPerMinute,
+        p_rate_window_seconds: 60,
       });
     },
 
@@ -42,9 +51,18 @@ export function createInbox(db: Database) {
       const rows = await db.call<ClaimedRow[]>('inbox_claim', { p_owner: owner, p_lease_seconds: leaseSeconds, p_limit: limit });
       return rows.map((row) => ({
         id: row.id, channel: row.channel, providerMessageId: row.provider_message_id, conversation: row.conversation,
-        patient: row.patient, business: row.business, body: row.body, kind: row.kind, attempts: row.attempts,
+        patient: row.patient, business: row.business, body: row.body, kind: row.kind, merged: row.merged, attempts: row.attempts,
         reply: row.reply, partsSent: row.parts_sent,
       }));
+    },
+
+    async extendLeases(ids: number[], owner: string, leaseSeconds: number): Promise<void> {
+      await db.call('inbox_extend_leases', { p_ids: ids, p_owner: owner, p_lease_seconds: leaseSeconds });
+    },
+
+    /** Embedded database only: messages an earlier (dead) process held are due again at once. */
+    async releaseOrphans(owner: string): Promise<number> {
+      return (await db.call<{ released: number }>('inbox_release_orphans', { p_owner: owner })).released;
     },
 
     async saveReply(id: number, owner: string, reply: string): Promise<void> {
@@ -67,6 +85,11 @@ export function createInbox(db: Database) {
 
     async retry(id: number, owner: string, error: string, delayMs: number): Promise<void> {
       await db.call('inbox_retry', { p_id: id, p_owner: owner, p_error: error, p_delay_ms: Math.round(delayMs) });
+    },
+
+    /** Messages that could not be answered, newest first, with the provider's error. */
+    async failures(limit = 20): Promise<{ id: number; channel: ChannelName; providerMessageId: string; attempts: number; error: string | null }[]> {
+      return db.call('inbox_failures', { p_limit: limit });
     },
 
     async stats(): Promise<Record<string, number>> {

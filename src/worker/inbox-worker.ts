@@ -121,12 +121,22 @@ export function createInboxWorker(options: InboxWorkerOptions) {
     }
   }
 
+  // Leases are renewed while a message is in hand, so that only a dead worker's messages expire.
+  let renewal: NodeJS.Timeout | undefined;
+  const renewLeases = () => {
+    if (inFlight.size === 0) return;
+    inbox.extendLeases([...inFlight.keys()], owner, leaseSeconds).catch((error: unknown) => logger.warn({ err: error }, 'could not renew leases'));
+  };
+
   return {
     owner,
     start() {
       if (running) return;
       running = true;
+      renewal = setInterval(renewLeases, (leaseSeconds * 1000) / 3);
+      renewal.unref();
       loopDone = loop();
+      logger.info({ owner, concurrency: options.concurrency }, 'worker started');
     },
     /** A message was stored: look now rather than at the next poll. */
     wake: signal,
@@ -136,6 +146,7 @@ export function createInboxWorker(options: InboxWorkerOptions) {
      */
     async stop(timeoutMs: number) {
       running = false;
+      clearInterval(renewal);
       signal();
       await loopDone;
       const unfinished = [...inFlight.keys()];

@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import twilio from 'twilio';
 
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
+import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 import { messageSid, postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
@@ -17,12 +19,9 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
   beforeAll(async () => {
     [openai, twilioApi] = await Promise.all([startFakeOpenAI(), startFakeTwilio()]);
     service = await startTestService({
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: openai.baseURL,
+      ...openaiEnv(openai),
       OPENAI_MAX_CONCURRENCY: '3',
-      TWILIO_ACCOUNT_SID: twilioApi.accountSid,
-      TWILIO_AUTH_TOKEN: twilioApi.authToken,
-      TWILIO_API_BASE_URL: twilioApi.apiBaseURL,
+      ...twilioEnv(twilioApi),
     });
   });
   afterEach(async () => {
@@ -141,9 +140,7 @@ describe('offline mode (no OPENAI_API_KEY)', () => {
   beforeAll(async () => {
     twilioApi = await startFakeTwilio();
     service = await startTestService({
-      TWILIO_ACCOUNT_SID: twilioApi.accountSid,
-      TWILIO_AUTH_TOKEN: twilioApi.authToken,
-      TWILIO_API_BASE_URL: twilioApi.apiBaseURL,
+      ...twilioEnv(twilioApi),
     });
   });
   afterAll(async () => {
@@ -158,5 +155,57 @@ describe('offline mode (no OPENAI_API_KEY)', () => {
     expect(reply!.body.length).toBeLessThanOrEqual(1600);
     expect(reply!.body).toContain('+15550000000');
     expect(reply!.body).not.toContain('{{');
+  });
+});
+
+describe('behind a proxy (PUBLIC_URL), with delivery reports', () => {
+  const PUBLIC_URL = 'https://clinic-test.ngrok-free.app';
+  let twilioApi: FakeTwilio;
+  let service: TestService;
+
+  beforeAll(async () => {
+    twilioApi = await startFakeTwilio();
+    service = await startTestService({
+      PUBLIC_URL,
+      ...twilioEnv(twilioApi),
+    });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await twilioApi?.close();
+  });
+
+  it('when Twilio signed the public URL, then the signature is checked against PUBLIC_URL + path', async () => {
+    const local = await postTwilioWebhook(service.url, { From: '+15551230010', To: CLINIC_NUMBER, Body: 'What is IVF?' }, { authToken: twilioApi.authToken });
+    expect(local.status).toBe(403);
+    const proxied = await postTwilioWebhook(service.url, { From: '+15551230010', To: CLINIC_NUMBER, Body: 'What is IVF?' }, {
+      authToken: twilioApi.authToken,
+      signedUrl: `${PUBLIC_URL}/webhooks/twilio`,
+    });
+    expect(proxied.status).toBe(200);
+    const [reply] = await twilioApi.waitForMessages(1);
+    expect(reply!.statusCallback).toBe(`${PUBLIC_URL}/webhooks/twilio/status`);
+  });
+
+  it('when a delivery report arrives, then it is recorded and acknowledged, failed ones included', async () => {
+    const [reply] = await twilioApi.waitForMessages(1);
+    const response = await fetch(`${service.url}/webhooks/twilio/status`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(twilioApi.authToken, `${PUBLIC_URL}/webhooks/twilio/status`, {
+          MessageSid: reply!.sid,
+          MessageStatus: 'undelivered',
+          ErrorCode: '30003',
+        }),
+      },
+      body: new URLSearchParams({ MessageSid: reply!.sid, MessageStatus: 'undelivered', ErrorCode: '30003' }).toString(),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('<Response></Response>');
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/clinic_delivery_status_total\{channel="twilio",status="undelivered"\} 1/);
+    const outbound = await service.db.call<{ status: string; error: string }[]>('outbound_for_provider_id', { p_channel: 'twilio', p_provider_message_id: reply!.sid });
+    expect(outbound).toEqual([expect.objectContaining({ status: 'undelivered', error: 'Twilio error 30003' })]);
   });
 });

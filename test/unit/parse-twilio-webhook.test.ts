@@ -45,4 +45,9 @@ describe('parseTwilioStatus', () => {
     const { statuses } = parseTwilioStatus(form({ MessageSid: SID, MessageStatus: 'undelivered', ErrorCode: '30003' }));
     expect(statuses).toEqual([{ channel: 'twilio', providerMessageId: SID, status: 'undelivered', error: 'Twilio error 30003' }]);
   });
+
+  it('acknowledges a callback it cannot read, with the reason, instead of rejecting it', () => {
+    expect(parseTwilioStatus(form({ MessageStatus: 'delivered' }))).toEqual({ messages: [], statuses: [], ignored: ['status callback without a valid MessageSid'] });
+    expect(parseTwilioStatus(form({}, 'application/json')).ignored).toHaveLength(1);
+  });
 });

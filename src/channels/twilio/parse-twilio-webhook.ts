@@ -35,14 +35,22 @@ export function parseTwilioWebhook(request: WebhookRequest): WebhookContent {
   };
 }
 
-/** A Twilio status callback (queued, sent, delivered, failed, undelivered…). */
+/**
+ * A Twilio status callback (queued, sent, delivered, failed, undelivered…). DESIGN: always answered
+ * 2xx, so a callback this code cannot read is logged and acknowledged rather than rejected.
+ */
 export function parseTwilioStatus(request: WebhookRequest): WebhookContent {
-  requireForm(request);
-  const form = parseForm(request.rawBody);
+  let form: Map<string, string>;
+  try {
+    requireForm(request);
+    form = parseForm(request.rawBody);
+  } catch (error) {
+    return { messages: [], statuses: [], ignored: [error instanceof Error ? error.message : 'unreadable status callback'] };
+  }
   const sid = form.get('MessageSid');
   const status = form.get('MessageStatus');
-  if (!sid || !SID.test(sid)) throw badRequest('MessageSid is missing or not a Twilio message sid');
-  if (!status || !/^[a-z_-]{2,20}$/.test(status)) throw badRequest('MessageStatus is missing or unknown');
+  if (!sid || !SID.test(sid)) return { messages: [], statuses: [], ignored: ['status callback without a valid MessageSid'] };
+  if (!status || !/^[a-z_-]{2,20}$/.test(status)) return { messages: [], statuses: [], ignored: ['status callback without a known MessageStatus'] };
   const errorCode = form.get('ErrorCode');
   return {
     messages: [],

@@ -1,0 +1,177 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
+import { waitFor } from '../fakes/wait-for.ts';
+import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
+import { startTestService, type TestService } from '../support/start-test-service.ts';
+import { messageSid, postTwilioWebhook } from '../support/twilio-webhook-client.ts';
+
+const CLINIC = '+15557654321';
+
+/** The fake model answers with the patient's own words, so replies show which message they answer. */
+const echoQuestion = (body: { messages: { content: string }[] }) => {
+  const last = body.messages.at(-1)!.content;
+  const question = /<patient_message>\n([\s\S]*?)\n<\/patient_message>/.exec(last)?.[1] ?? '';
+  return `Answer to: ${question.replaceAll('\n', ' | ')}`;
+};
+
+describe('never lose, duplicate or reorder a message', () => {
+  let openai: FakeOpenAI;
+  let twilioApi: FakeTwilio;
+  let service: TestService;
+  const send = (from: string, body: string, extra: Record<string, string> = {}, headers?: Record<string, string>) =>
+    postTwilioWebhook(service.url, { From: from, To: CLINIC, Body: body, ...extra }, { authToken: twilioApi.authToken, ...headers });
+
+  beforeAll(async () => {
+    [openai, twilioApi] = await Promise.all([startFakeOpenAI(), startFakeTwilio()]);
+    service = await startTestService({
+      ...openaiEnv(openai),
+      OPENAI_MAX_CONCURRENCY: '4',
+      OPENAI_TIMEOUT_MS: '3000',
+      ...twilioEnv(twilioApi),
+      PATIENT_RATE_LIMIT_PER_MINUTE: '20',
+      STAFF_NUMBERS: '+15550001111',
+    });
+  });
+  afterEach(async () => {
+    await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
+    openai.reset();
+    twilioApi.reset();
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await Promise.all([openai?.close(), twilioApi?.close()]);
+  });
+
+  it('when the same message is delivered 10 times at once, then it is stored once and answered once', async () => {
+    const sid = messageSid();
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        postTwilioWebhook(service.url, { From: '+15554000001', To: CLINIC, Body: 'What is IVF?', MessageSid: sid }, { authToken: twilioApi.authToken }),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
+    await twilioApi.waitForMessages(1);
+    await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
+    // An hour later (as far as the inbox can tell), the same sid again:
+    await postTwilioWebhook(service.url, { From: '+15554000001', To: CLINIC, Body: 'What is IVF?', MessageSid: sid }, { authToken: twilioApi.authToken });
+    await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
+    expect(twilioApi.messages).toHaveLength(1);
+    expect(openai.calls.filter((c) => c.path.endsWith('/chat/completions'))).toHaveLength(1);
+  });
+
+  it('when a patient sends three quick messages while the first is being answered, then the answers come in order and the burst is answered together', async () => {
+    openai.chatReply = echoQuestion;
+    openai.latency.chat = 400;
+    await send('+15554000002', 'first question');
+    await waitFor(() => openai.inFlight >= 1 && openai.calls.some((c) => c.path.endsWith('/chat/completions')), { what: 'first answer in flight' });
+    await send('+15554000002', 'second question');
+    await send('+15554000002', 'third question');
+    await twilioApi.waitForMessages(2);
+    await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
+    expect(twilioApi.messages.map((m) => m.body)).toEqual(['Answer to: first question', 'Answer to: second question | third question']);
+  });
+
+  it("when one patient's answer is slow, then another patient's is not held up", async () => {
+    openai.chatReply = echoQuestion;
+    let slowStarted = false;
+    openai.failWith = (call) => {
+      if (call.path.endsWith('/chat/completions') && JSON.stringify(call.body).includes('slow one')) slowStarted = true;
+      return undefined;
+    };
+    openai.latency.chat = 1500;
+    await send('+15554000003', 'slow one');
+    await waitFor(() => slowStarted, { what: 'slow answer started' });
+    openai.latency.chat = 0;
+    await send('+15554000004', 'quick one');
+    await twilioApi.waitForMessages(2);
+    expect(twilioApi.messages.map((m) => m.to)).toEqual(['+15554000004', '+15554000003']);
+  });
+
+  it('when OpenAI fails a third of its calls with 500, then every patient still gets a generated answer', async () => {
+    let count = 0;
+    openai.failWith = () => (++count % 3 === 0 ? 500 : undefined);
+    const patients = Array.from({ length: 12 }, (_, i) => `+1555401${String(i).padStart(4, '0')}`);
+    await Promise.all(patients.map((from) => send(from, 'What is a frozen embryo transfer?')));
+    await twilioApi.waitForMessages(12, 20_000);
+    expect(new Set(twilioApi.messages.map((m) => m.to))).toEqual(new Set(patients));
+    expect(openai.calls.some((c) => c.status === 500)).toBe(true);
+    expect(twilioApi.messages.every((m) => m.body.startsWith('From "Frozen Embryo Transfer'))).toBe(true);
+  });
+
+  it('when OpenAI is down entirely, then every patient gets the best passage and a line that a person can follow up, and staff can see it', async () => {
+    openai.failWith = () => 503;
+    const patients = ['+15554020001', '+15554020002', '+15554020003'];
+    await Promise.all(patients.map((from) => send(from, 'How long does egg retrieval take?')));
+    await twilioApi.waitForMessages(3, 20_000);
+    for (const message of twilioApi.messages) {
+      expect(message.body).toMatch(/^From "Egg Retrieval/);
+      expect(message.body).toContain('A member of our team can follow up: call +15550000000.');
+    }
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/clinic_fallback_answers_total\{reason="openai_error"\} [1-9]/);
+    expect(service.logs.some((line) => line.level === 50 && line.msg === 'answer generation failed; replying with the best passage')).toBe(true);
+  });
+
+  it('when OpenAI asks to retry after five minutes, then no slot is held for minutes and the patient still gets an answer in time', async () => {
+    openai.failWith = () => 429;
+    openai.retryAfterSeconds = 300;
+    const started = Date.now();
+    await send('+15554030001', 'What is OHSS?');
+    const [reply] = await twilioApi.waitForMessages(1, 15_000);
+    expect(reply!.body).toMatch(/^From "Ovarian Hyperstimulation/);
+    // Bounded by OPENAI_TIMEOUT_MS (3 s) per operation, not by Retry-After.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('when a Twilio send fails and then recovers, then the reply is delivered once, with the same text', async () => {
+    twilioApi.failWith = (attempt) => (attempt <= 2 ? { status: 500, code: 20500, message: 'Internal Server Error' } : undefined);
+    await send('+15554040001', 'What is ICSI?');
+    const [reply] = await twilioApi.waitForMessages(1);
+    await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
+    expect(twilioApi.requests).toBe(3);
+    expect(twilioApi.messages).toHaveLength(1);
+    expect(reply!.body).toMatch(/ICSI/);
+    expect(openai.calls.filter((c) => c.path.endsWith('/chat/completions'))).toHaveLength(1);
+  });
+
+  it('when Twilio keeps failing, then the message is marked failed with the provider error and counted, not lost', async () => {
+    twilioApi.failWith = () => ({ status: 503, code: 20503, message: 'Service Unavailable' });
+    await send('+15554050001', 'What are the clinic hours?');
+    const [failure] = await waitFor(async () => {
+      const failures = await service.inbox.failures();
+      return failures.length > 0 && failures;
+    }, { what: 'message marked failed' });
+    expect(failure!.attempts).toBe(5);
+    expect(failure!.error).toMatch(/Twilio send failed \(503, code 20503\)/);
+    expect(twilioApi.requests).toBe(5);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/clinic_replies_total\{channel="twilio",outcome="failed"\} 1/);
+  });
+
+  it('when a patient floods the number, then they get one polite notice, the rest is stored unanswered, and others are not slowed', async () => {
+    openai.chatReply = echoQuestion;
+    const flood = Array.from({ length: 25 }, (_, i) => send('+15554060001', `message ${i}`));
+    await Promise.all(flood);
+    await send('+15554060002', 'What is IVF?');
+    await waitFor(() => twilioApi.messages.some((m) => m.to === '+15554060002'), { what: 'other patient answered' });
+    await waitFor(() => service.worker.busy === 0 && twilioApi.messages.some((m) => m.body.includes('a lot of messages')), { what: 'notice sent' });
+    const toFlooder = twilioApi.messages.filter((m) => m.to === '+15554060001');
+    expect(toFlooder.filter((m) => m.body.includes('a lot of messages'))).toHaveLength(1);
+    expect((await service.inbox.stats()).skipped).toBe(4);
+    // Every one of the first 20 was answered (bursts answered together).
+    const answered = toFlooder.filter((m) => m.body.startsWith('Answer to:')).map((m) => m.body).join(' | ');
+    for (let i = 0; i < 20; i++) expect(answered).toContain(`message ${i}`);
+  });
+
+  it('when a staff number sends many messages, then it is not throttled', async () => {
+    const burst = Array.from({ length: 22 }, (_, i) => send('+15550001111', `staff test ${i}`));
+    await Promise.all(burst);
+    await waitFor(async () => {
+      const stats = await service.inbox.stats();
+      return !stats.pending && !stats.processing;
+    }, { what: 'staff burst answered' });
+    expect(twilioApi.messages.some((m) => m.body.includes('a lot of messages'))).toBe(false);
+  });
+});
