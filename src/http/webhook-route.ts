@@ -29,6 +29,9 @@ export function webhookRoute(options: {
     };
     webhook.verify(request);
     const content = webhook.parse(request);
+    if (content.ignored && content.ignored.length > 0) {
+      logger.warn({ channel: webhook.channel, ignored: content.ignored }, 'webhook content not understood; acknowledged without storing it');
+    }
     let stored = 0;
     for (const message of content.messages) {
       const result = await inbox.enqueue(message);
