@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+
+import { closeServer, createSleeper, listenOnLoopback, readBody } from './fake-server.ts';
 
 /** One request to the fake, as it arrived. */
 export type GraphApiCall = { method: string; path: string; authorization: string | undefined; body: any; status?: number; at: number };
@@ -59,7 +60,7 @@ class FakeGraphApiServer implements FakeGraphApi {
   readonly server: Server;
   private attempts = 0;
   private readonly events = new EventEmitter();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly sleeper = createSleeper();
 
   constructor(public accessToken: string) {
     this.events.setMaxListeners(0);
@@ -89,12 +90,8 @@ class FakeGraphApiServer implements FakeGraphApi {
   }
 
   async close(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    await new Promise<void>((resolve, reject) => {
-      this.server.close((err) => (err ? reject(err) : resolve()));
-      this.server.closeAllConnections();
-    });
+    this.sleeper.cancelAll();
+    await closeServer(this.server);
   }
 
   private waitUntil<T>(event: string, done: () => boolean, value: () => T, what: string, timeoutMs: number): Promise<T> {
@@ -114,17 +111,6 @@ class FakeGraphApiServer implements FakeGraphApi {
         this.events.off(event, check);
       };
       this.events.on(event, check);
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (!(ms > 0)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
     });
   }
 
@@ -153,7 +139,7 @@ class FakeGraphApiServer implements FakeGraphApi {
     }
 
     this.attempts += 1;
-    await this.sleep(this.latencyMs);
+    await this.sleeper.sleep(this.latencyMs);
     if (res.destroyed) return;
     const failure = this.failWith?.(call, this.attempts);
     if (failure) return fail(failure);
@@ -190,22 +176,9 @@ function send(res: ServerResponse, status: number, payload: unknown): void {
   res.end(JSON.stringify(payload));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 export async function startFakeGraphApi(options: { accessToken?: string } = {}): Promise<FakeGraphApi> {
   const fake = new FakeGraphApiServer(options.accessToken ?? DEFAULT_META_ACCESS_TOKEN);
-  await new Promise<void>((resolve, reject) => {
-    fake.server.once('error', reject);
-    fake.server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = fake.server.address() as AddressInfo;
+  const port = await listenOnLoopback(fake.server);
   fake.baseURL = `http://127.0.0.1:${port}/v23.0`;
   return fake;
 }
