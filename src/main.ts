@@ -6,6 +6,9 @@ import { createOpenAILimiter } from './ai/openai-limiter.ts';
 import { createOpenAIModels } from './ai/openai-models.ts';
 import type { ChatModel, Embedder } from './ai/models.ts';
 import { createLocalSender } from './channels/local-sender.ts';
+import { createMetaSender, META_MAX_BODY } from './channels/meta/meta-sender.ts';
+import { metaVerificationRoute } from './channels/meta/meta-verification-route.ts';
+import { metaWebhook } from './channels/meta/meta-webhook.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
 import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -54,6 +57,9 @@ export async function start(config: Config, options: StartOptions = {}) {
   if (!config.twilio.authToken) {
     logger.warn('TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted without a signature (development only)');
   }
+  if (!config.meta.appSecret) {
+    logger.warn('META_APP_SECRET is not set: Meta webhooks are accepted without a signature (development only)');
+  }
   if (config.clinicPlaceholders.length > 0) {
     logger.warn({ unset: config.clinicPlaceholders }, 'clinic details are placeholders: set them before patients use the service');
   }
@@ -68,10 +74,13 @@ export async function start(config: Config, options: StartOptions = {}) {
         })
       : createLocalSender(TWILIO_MAX_BODY, logger);
   if (!config.twilio.accountSid) logger.warn('TWILIO_ACCOUNT_SID is not set: replies are recorded, not sent');
+  const metaSender = config.meta.accessToken
+    ? createMetaSender({ accessToken: config.meta.accessToken, graphApiUrl: config.meta.graphApiUrl })
+    : createLocalSender(META_MAX_BODY, logger);
 
   const worker = createInboxWorker({
     inbox,
-    senders: { twilio: twilioSender, meta: createLocalSender(4096, logger) },
+    senders: { twilio: twilioSender, meta: metaSender },
     logger,
     metrics,
     concurrency: config.workerConcurrency,
@@ -97,7 +106,10 @@ export async function start(config: Config, options: StartOptions = {}) {
     webhooks: [
       { path: '/webhooks/twilio', webhook: twilioWebhook(config.twilio.authToken) },
       { path: '/webhooks/twilio/status', webhook: twilioStatusWebhook(config.twilio.authToken) },
+      // Meta batches many messages and statuses in one payload (up to 3 MB, its webhook docs say).
+      { path: '/webhooks/meta', webhook: metaWebhook(config.meta.appSecret), bodyLimit: '3mb' },
     ],
+    extraRoutes: (app) => app.get('/webhooks/meta', metaVerificationRoute(config.meta.verifyToken, logger)),
     inbox,
     publicUrl: config.publicUrl,
     logger,

@@ -21,7 +21,11 @@ export type DeliveryStatus = {
   error?: string;
 };
 
-/** A parsed webhook: what to store, and the reasons for anything left out (logged, still answered 200). */
+/**
+ * A parsed webhook: what to store. `ignored` names the parts the app did not understand (never their
+ * text or numbers), so that the route can log them and still answer 200: Meta redelivers a webhook it
+ * did not get a 200 for, for days.
+ */
 export type WebhookContent = { messages: InboundMessage[]; statuses: DeliveryStatus[]; ignored?: string[] };
 
 /** The request as the signature was computed over it: the exact URL and the raw bytes. */

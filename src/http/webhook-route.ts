@@ -31,6 +31,9 @@ export function webhookRoute(options: {
     };
     webhook.verify(request);
     const content = webhook.parse(request);
+    if (content.ignored && content.ignored.length > 0) {
+      logger.warn({ channel: webhook.channel, ignored: content.ignored }, 'webhook content not understood; acknowledged without storing it');
+    }
     let stored = 0;
     for (const message of content.messages) {
       const result = await inbox.enqueue(message, options.rateLimitFor(message.patient));
@@ -46,7 +49,6 @@ export function webhookRoute(options: {
       metrics.deliveryStatuses.inc({ channel: status.channel, status: status.status });
       logger.info({ channel: status.channel, providerMessageId: status.providerMessageId, status: status.status, error: status.error }, 'delivery status');
     }
-    if (content.ignored?.length) logger.warn({ channel: webhook.channel, ignored: content.ignored }, 'webhook content ignored');
     res.status(200).type(webhook.acknowledgement.contentType).send(webhook.acknowledgement.body);
     metrics.webhooks.inc({ channel: webhook.channel, outcome: 'accepted' });
     metrics.ackSeconds.observe({ channel: webhook.channel }, Number(process.hrtime.bigint() - started) / 1e9);

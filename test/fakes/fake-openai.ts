@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+
+import { closeServer, createSleeper, listenOnLoopback, readBody } from './fake-server.ts';
 
 export type FakeOpenAICall = { path: string; body: any; startedAt: number; endedAt?: number; status?: number };
 
@@ -171,7 +172,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
   chatReply: (body: any) => string = defaultChatReply;
 
   readonly server: Server;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly sleeper = createSleeper();
 
   constructor() {
     super();
@@ -201,23 +202,8 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
   }
 
   async close(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    await new Promise<void>((resolve, reject) => {
-      this.server.close((err) => (err ? reject(err) : resolve()));
-      this.server.closeAllConnections();
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (!(ms > 0)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
+    this.sleeper.cancelAll();
+    await closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -281,7 +267,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
     }
 
     const failure = this.failWith?.(call);
-    await this.sleep(route === 'embeddings' ? this.latency.embeddings : this.latency.chat);
+    await this.sleeper.sleep(route === 'embeddings' ? this.latency.embeddings : this.latency.chat);
     if (res.destroyed) return finish(0);
 
     if (failure === 0) {
@@ -361,23 +347,9 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const fake = new FakeOpenAIServer();
-  await new Promise<void>((resolve, reject) => {
-    fake.server.once('error', reject);
-    fake.server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = fake.server.address() as AddressInfo;
+  const port = await listenOnLoopback(fake.server);
   fake.baseURL = `http://127.0.0.1:${port}/v1`;
   return fake;
 }

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+
+import { closeServer, createSleeper, listenOnLoopback, readBody } from './fake-server.ts';
 
 export type SentMessage = {
   accountSid: string;
@@ -87,7 +88,7 @@ class FakeTwilioServer implements FakeTwilio {
 
   readonly server: Server;
   private readonly events = new EventEmitter();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly sleeper = createSleeper();
 
   constructor(
     public accountSid: string,
@@ -139,23 +140,8 @@ class FakeTwilioServer implements FakeTwilio {
   }
 
   async close(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    await new Promise<void>((resolve, reject) => {
-      this.server.close((err) => (err ? reject(err) : resolve()));
-      this.server.closeAllConnections();
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (!(ms > 0)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
+    this.sleeper.cancelAll();
+    await closeServer(this.server);
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -177,7 +163,7 @@ class FakeTwilioServer implements FakeTwilio {
 
     this.requests += 1;
     const attempt = this.requests;
-    await this.sleep(this.latencyMs);
+    await this.sleeper.sleep(this.latencyMs);
     if (res.destroyed) return;
 
     if (!this.authorized(req) || match[1] !== this.accountSid) {
@@ -250,26 +236,12 @@ function send(res: ServerResponse, status: number, payload: unknown): void {
   res.end(JSON.stringify(payload));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 export async function startFakeTwilio(options: { accountSid?: string; authToken?: string } = {}): Promise<FakeTwilio> {
   const fake = new FakeTwilioServer(
     options.accountSid ?? DEFAULT_TWILIO_ACCOUNT_SID,
     options.authToken ?? DEFAULT_TWILIO_AUTH_TOKEN,
   );
-  await new Promise<void>((resolve, reject) => {
-    fake.server.once('error', reject);
-    fake.server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = fake.server.address() as AddressInfo;
+  const port = await listenOnLoopback(fake.server);
   fake.apiBaseURL = `http://127.0.0.1:${port}`;
   return fake;
 }

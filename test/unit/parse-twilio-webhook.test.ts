@@ -20,9 +20,11 @@ describe('parseTwilioWebhook', () => {
     expect(messages[0]).toMatchObject({ patient: 'whatsapp:+15551234567', business: 'whatsapp:+14155238886' });
   });
 
-  it('marks a picture without words as media', () => {
-    const { messages } = parseTwilioWebhook(form({ MessageSid: SID, From: '+15551234567', To: '+15557654321', Body: '', NumMedia: '1' }));
-    expect(messages[0]!.kind).toBe('media');
+  it('when NumMedia > 0, then the message is media, with or without a caption (a caption is about a file the assistant cannot see)', () => {
+    const media = (params: Record<string, string>) => parseTwilioWebhook(form({ MessageSid: SID, From: '+15551234567', To: '+15557654321', ...params })).messages[0]!;
+    expect(media({ Body: '', NumMedia: '1' }).kind).toBe('media');
+    expect(media({ Body: 'my lab results', NumMedia: '2' })).toMatchObject({ kind: 'media', body: 'my lab results' });
+    expect(media({ Body: 'What is IVF?' }).kind).toBe('text');
   });
 
   it.each([

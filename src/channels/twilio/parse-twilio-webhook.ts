@@ -28,7 +28,8 @@ export function parseTwilioWebhook(request: WebhookRequest): WebhookContent {
         patient: from,
         business: to,
         body,
-        kind: hasMedia && body.trim() === '' ? 'media' : 'text',
+        // A caption is about a file the assistant cannot see: media gets the "text only, please" answer.
+        kind: hasMedia ? 'media' : 'text',
       },
     ],
     statuses: [],
