@@ -9,6 +9,7 @@ import { createLocalSender } from './channels/local-sender.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
 import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
 import { loadConfig, type Config } from './config.ts';
+import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
 import { ingestDirectory } from './knowledge/ingest-directory.ts';
@@ -32,7 +33,6 @@ export type RunningService = Awaited<ReturnType<typeof start>>;
 /** The composition root: builds every real part from the config, and nothing else does. */
 export async function start(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
 
   const { db, close: closeDatabase } = await openDatabase(config, {
     logger,
@@ -40,6 +40,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   });
   const inbox = createInbox(db);
   const knowledge = createKnowledge(db);
+  const metrics = createMetrics({ inboxStats: () => inbox.stats() });
+  const isReady = await createReadinessCheck(db);
 
   let embedder: Embedder | undefined;
   let chat: ChatModel | undefined;
@@ -100,7 +102,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     publicUrl: config.publicUrl,
     logger,
     metrics,
-    isReady: async () => (await db.call<{ ok: boolean }>('service_health')).ok === true,
+    isReady,
     onStored: () => worker.wake(),
   });
   const server = app.listen(config.port, '0.0.0.0');

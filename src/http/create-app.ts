@@ -54,7 +54,7 @@ function errorHandler(logger: Logger, metrics: Metrics): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const channel = req.path.startsWith('/webhooks/meta') ? 'meta' : req.path.startsWith('/webhooks/twilio') ? 'twilio' : 'other';
     const { status, code, message } = describe(error);
-    metrics.webhooks.inc({ channel, outcome: code });
+    if (channel !== 'other') metrics.webhooks.inc({ channel, outcome: code });
     if (status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
     else logger.warn({ path: req.path, status, code, reason: message }, 'request rejected');
     if (res.headersSent) return;
