@@ -68,6 +68,8 @@ export async function start(config: Config, options: StartOptions = {}) {
         })
       : createLocalSender(TWILIO_MAX_BODY, logger);
   if (!config.twilio.accountSid) logger.warn('TWILIO_ACCOUNT_SID is not set: replies are recorded, not sent');
+  // Without Twilio credentials replies are kept in the outbound table; npm run chat reads them back.
+  const keepRepliesLocally = !(config.twilio.accountSid && config.twilio.authToken);
 
   const worker = createInboxWorker({
     inbox,
@@ -103,6 +105,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     logger,
     metrics,
     isReady,
+    devOutbox: keepRepliesLocally,
     onStored: () => worker.wake(),
   });
   const server = app.listen(config.port, '0.0.0.0');

@@ -5,6 +5,7 @@ import type { ChannelWebhook } from '../channels/channel.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
+import { devOutboxRoute } from './dev-outbox-route.ts';
 import { webhookRoute } from './webhook-route.ts';
 
 export type AppDependencies = {
@@ -16,6 +17,8 @@ export type AppDependencies = {
   /** Database reachable and migrated. */
   isReady: () => Promise<boolean>;
   onStored: () => void;
+  /** Replies are kept locally (no Twilio credentials): serve them to `npm run chat` on GET /dev/outbox. */
+  devOutbox?: boolean;
   /** Extra routes a channel needs (the Meta verification handshake). */
   extraRoutes?: (app: express.Express) => void;
 };
@@ -35,6 +38,8 @@ export function createApp(deps: AppDependencies): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+
+  if (deps.devOutbox) app.get('/dev/outbox', devOutboxRoute(deps.inbox));
 
   deps.extraRoutes?.(app);
   for (const { path, webhook, bodyLimit } of deps.webhooks) {
