@@ -146,7 +146,9 @@ function readOptions(argv: string[], config: Config): { url: string; patient: st
     if (!staff) throw new Error('--staff: STAFF_NUMBERS is empty. Set it (comma-separated E.164 numbers, as the server has it) or pass --from.');
     patient = staff;
   }
-  const business = values.to ?? DEFAULT_CLINIC;
+  let business = values.to ?? DEFAULT_CLINIC;
+  // A WhatsApp patient texts a WhatsApp number: the reply goes out on the channel the message came in on.
+  if (patient.startsWith('whatsapp:') && !business.startsWith('whatsapp:')) business = `whatsapp:${business}`;
   for (const [name, value] of [['--from', patient], ['--to', business]] as const) {
     if (!PHONE.test(value)) throw new Error(`${name}: ${JSON.stringify(value)} is not a phone number in E.164 form, like +15551234567 (or whatsapp:+15551234567).`);
   }
