@@ -8,7 +8,7 @@ import type { ChatModel, Embedder } from './ai/models.ts';
 import { createLocalSender } from './channels/local-sender.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
 import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
-import { loadConfig, type Config } from './config.ts';
+import { loadConfigOrExit, type Config } from './config.ts';
 import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
@@ -142,13 +142,7 @@ export async function start(config: Config, options: StartOptions = {}) {
 }
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit();
   let service: RunningService;
   try {
     service = await start(config);

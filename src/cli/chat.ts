@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { loadConfig, type Config } from '../config.ts';
+import { loadConfigOrExit, type Config } from '../config.ts';
 import { ChatError, createChatClient } from './chat-client.ts';
 
 /** A made-up patient and clinic number: nothing is ever sent to them, replies stay on this machine. */
@@ -169,13 +169,6 @@ function describe(error: unknown): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  }
-  const code = await chat(process.argv.slice(2), { input: process.stdin, output: process.stdout, errors: process.stderr }, config);
+  const code = await chat(process.argv.slice(2), { input: process.stdin, output: process.stdout, errors: process.stderr }, loadConfigOrExit());
   process.exit(code);
 }
