@@ -1,19 +1,24 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+import { serializeError } from './serialize-error.ts';
 
 export type { Logger };
 
 /**
  * JSON lines for machines, pretty lines on a terminal. Patients' numbers and words are health
- * information: log them only through maskAddress(), and message text only at debug level.
+ * information: log them only through maskAddress(), and message text only at debug level. Errors go
+ * through serializeError, which keeps a known set of fields and masks phone numbers in their text.
  */
-export function createLogger(options: { level: string; pretty?: boolean }): Logger {
-  const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
-  return pino({
+export function createLogger(options: { level: string; pretty?: boolean; destination?: DestinationStream }): Logger {
+  const pretty = options.pretty ?? (!options.destination && Boolean(process.stdout.isTTY));
+  const settings = {
     level: options.level,
     base: { service: 'clinic-assistant' },
-    redact: { paths: ['*.authToken', '*.apiKey', '*.serviceRoleKey', '*.accessToken', '*.appSecret'], censor: '[secret]' },
+    serializers: { err: serializeError },
+    redact: { paths: ['*.authToken', '*.apiKey', '*.serviceRoleKey', '*.accessToken', '*.appSecret', '*.verifyToken'], censor: '[secret]' },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l' } } } : {}),
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
 /** "whatsapp:+15551234567" → "whatsapp:…4567": enough to tell patients apart in a log, no more. */
@@ -23,3 +28,4 @@ export function maskAddress(address: string): string {
   const digits = (match?.[2] ?? '').replace(/\D/g, '');
   return `${prefix}…${digits.slice(-4)}`;
 }
+

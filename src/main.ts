@@ -11,7 +11,8 @@ import { metaVerificationRoute } from './channels/meta/meta-verification-route.t
 import { metaWebhook } from './channels/meta/meta-webhook.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
 import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
-import { loadConfig, type Config } from './config.ts';
+import { loadConfigOrExit, type Config } from './config.ts';
+import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
 import { ingestDirectory } from './knowledge/ingest-directory.ts';
@@ -37,7 +38,6 @@ export type RunningService = Awaited<ReturnType<typeof start>>;
 /** The composition root: builds every real part from the config, and nothing else does. */
 export async function start(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
 
   const { db, kind: databaseKind, close: closeDatabase } = await openDatabase(config, {
     logger,
@@ -45,6 +45,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   });
   const inbox = createInbox(db);
   const knowledge = createKnowledge(db);
+  const metrics = createMetrics({ inboxStats: () => inbox.stats() });
+  const isReady = await createReadinessCheck(db);
 
   let embedder: Embedder | undefined;
   let chat: ChatModel | undefined;
@@ -77,6 +79,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   const metaSender = config.meta.accessToken
     ? createMetaSender({ accessToken: config.meta.accessToken, graphApiUrl: config.meta.graphApiUrl })
     : createLocalSender(META_MAX_BODY, logger);
+  // Without Twilio credentials replies are kept in the outbound table; npm run chat reads them back.
+  const keepRepliesLocally = !(config.twilio.accountSid && config.twilio.authToken);
 
   const worker = createInboxWorker({
     inbox,
@@ -114,7 +118,8 @@ export async function start(config: Config, options: StartOptions = {}) {
     publicUrl: config.publicUrl,
     logger,
     metrics,
-    isReady: async () => (await db.call<{ ok: boolean }>('service_health')).ok === true,
+    isReady,
+    devOutbox: keepRepliesLocally,
     onStored: () => worker.wake(),
     rateLimitFor: (patient) => (staffNumbers.has(phoneNumberOf(patient)) ? 0 : config.patientRateLimitPerMinute),
   });
@@ -163,13 +168,7 @@ export async function start(config: Config, options: StartOptions = {}) {
 }
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit();
   let service: RunningService;
   try {
     service = await start(config);

@@ -2,12 +2,18 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 const STAGE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Every series the service exposes on GET /metrics, in a registry of its own (one per server). */
-export function createMetrics() {
+/** The inbox states, so that each has a sample (0 included) on every scrape. */
+const INBOX_STATES = ['pending', 'processing', 'answered', 'failed', 'skipped'];
+
+/**
+ * Every series the service exposes on GET /metrics, in a registry of its own (one per server).
+ * `inboxStats` is read at scrape time, so the inbox depth is never stale and costs nothing between scrapes.
+ */
+export function createMetrics(options: { inboxStats?: () => Promise<Record<string, number>> } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics = {
     registry,
     webhooks: new Counter({ name: 'clinic_webhooks_total', help: 'Webhook requests by channel and outcome', labelNames: ['channel', 'outcome'], registers }),
     ackSeconds: new Histogram({ name: 'clinic_webhook_ack_seconds', help: 'Time from webhook arrival to its answer', labelNames: ['channel'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
@@ -15,11 +21,30 @@ export function createMetrics() {
     openaiInFlight: new Gauge({ name: 'clinic_openai_in_flight', help: 'OpenAI calls in flight', registers }),
     openaiQueued: new Gauge({ name: 'clinic_openai_queued', help: 'OpenAI calls waiting for the concurrency cap', registers }),
     openaiErrors: new Counter({ name: 'clinic_openai_errors_total', help: 'Failed OpenAI calls by operation', labelNames: ['operation'], registers }),
-    inboxDepth: new Gauge({ name: 'clinic_inbox_messages', help: 'Inbox messages by state', labelNames: ['state'], registers }),
-    replies: new Counter({ name: 'clinic_replies_total', help: 'Reply parts by channel and outcome (sent, failed)', labelNames: ['channel', 'outcome'], registers }),
+    inboxDepth: new Gauge({
+      name: 'clinic_inbox_messages',
+      help: 'Inbox messages by state',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        // No database, no samples: a scrape must not fail, and a stale count would be a lie.
+        const counts = await options.inboxStats?.().catch(() => undefined);
+        this.reset();
+        if (!counts) return;
+        for (const state of new Set([...INBOX_STATES, ...Object.keys(counts)])) this.set({ state }, counts[state] ?? 0);
+      },
+    }),
+    replies: new Counter({ name: 'clinic_replies_total', help: 'Replies by channel and outcome: sent (each part), failed (a message given up on)', labelNames: ['channel', 'outcome'], registers }),
     fallbacks: new Counter({ name: 'clinic_fallback_answers_total', help: 'Answers from full-text search alone, by reason (offline, openai_error)', labelNames: ['reason'], registers }),
+    // Incremented by the emergency and handoff paths (wired with those features).
+    emergencies: new Counter({ name: 'clinic_emergencies_total', help: 'Messages recognised as emergencies (patient told to call, staff alerted)', registers }),
+    handoffs: new Counter({ name: 'clinic_handoffs_total', help: 'Conversations handed to a person (staff alerted)', registers }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
+  // Known label sets start at 0, so that rate() and alerts see a series before its first event.
+  for (const channel of ['twilio', 'meta']) for (const outcome of ['sent', 'failed']) metrics.replies.inc({ channel, outcome }, 0);
+  for (const reason of ['offline', 'openai_error']) metrics.fallbacks.inc({ reason }, 0);
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

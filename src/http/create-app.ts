@@ -5,6 +5,7 @@ import type { ChannelWebhook } from '../channels/channel.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
+import { devOutboxRoute } from './dev-outbox-route.ts';
 import { webhookRoute } from './webhook-route.ts';
 
 export type AppDependencies = {
@@ -17,6 +18,8 @@ export type AppDependencies = {
   isReady: () => Promise<boolean>;
   onStored: () => void;
   rateLimitFor: (patient: string) => number;
+  /** Replies are kept locally (no Twilio credentials): serve them to `npm run chat` on GET /dev/outbox. */
+  devOutbox?: boolean;
   /** Extra routes a channel needs (the Meta verification handshake). */
   extraRoutes?: (app: express.Express) => void;
 };
@@ -37,6 +40,8 @@ export function createApp(deps: AppDependencies): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
+  if (deps.devOutbox) app.get('/dev/outbox', devOutboxRoute(deps.inbox));
+
   deps.extraRoutes?.(app);
   for (const { path, webhook, bodyLimit } of deps.webhooks) {
     // Raw bytes, whatever the Content-Type says: the signature is computed over them exactly.
@@ -55,7 +60,7 @@ function errorHandler(logger: Logger, metrics: Metrics): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const channel = req.path.startsWith('/webhooks/meta') ? 'meta' : req.path.startsWith('/webhooks/twilio') ? 'twilio' : 'other';
     const { status, code, message } = describe(error);
-    metrics.webhooks.inc({ channel, outcome: code });
+    if (channel !== 'other') metrics.webhooks.inc({ channel, outcome: code });
     if (status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
     else logger.warn({ path: req.path, status, code, reason: message }, 'request rejected');
     if (res.headersSent) return;

@@ -6,6 +6,7 @@ import type { Knowledge, Passage } from '../store/knowledge.ts';
 import { buildPrompt } from './build-prompt.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { offlineAnswer } from './offline-answer.ts';
+import { timed } from './timed.ts';
 
 export type PipelineDependencies = {
   /** Absent in offline mode. */
@@ -34,7 +35,7 @@ export async function answerQuestion(question: string, maxLength: number, deps: 
   const { metrics, logger } = deps;
   const [embedding, history] = await Promise.all([
     deps.embedder
-      ? timed(metrics, 'embed', () => deps.embedder!.embed([question])).then(
+      ? timed(deps, 'embed', () => deps.embedder!.embed([question])).then(
           (vectors) => vectors[0],
           (error: unknown) => {
             logger.warn({ err: error }, 'embedding failed; searching full-text only');
@@ -42,29 +43,20 @@ export async function answerQuestion(question: string, maxLength: number, deps: 
           },
         )
       : undefined,
-    timed(metrics, 'history', deps.loadHistory),
+    timed(deps, 'history', deps.loadHistory),
   ]);
-  const passages = await timed(metrics, 'search', () => deps.knowledge.search(question, embedding));
+  const passages = await timed(deps, 'search', () => deps.knowledge.search(question, embedding));
 
   if (!deps.chat) {
     metrics.fallbacks.inc({ reason: 'offline' });
     return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength }), passages, fallback: 'offline' };
   }
   try {
-    const text = await timed(metrics, 'generate', () => deps.chat!.complete(buildPrompt({ question, history, passages, clinic: deps.clinic })));
+    const text = await timed(deps, 'generate', () => deps.chat!.complete(buildPrompt({ question, history, passages, clinic: deps.clinic })));
     return { text, passages, fallback: undefined };
   } catch (error) {
     logger.error({ err: error }, 'answer generation failed; replying with the best passage');
     metrics.fallbacks.inc({ reason: 'openai_error' });
     return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength, followUp: true }), passages, fallback: 'openai_error' };
-  }
-}
-
-export async function timed<T>(metrics: Metrics, stage: string, work: () => Promise<T>): Promise<T> {
-  const end = metrics.stageSeconds.startTimer({ stage });
-  try {
-    return await work();
-  } finally {
-    end();
   }
 }

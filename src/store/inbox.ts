@@ -21,6 +21,8 @@ export type ClaimedMessage = {
 
 export type HistoryTurn = { role: 'user' | 'assistant'; content: string };
 
+export type RecordedReply = { id: number; inboxId: number | null; body: string; status: string; createdAt: string };
+
 type ClaimedRow = {
   id: number; channel: ChannelName; provider_message_id: string; conversation: string; patient: string;
   business: string; body: string; kind: ClaimedMessage['kind']; merged: number; attempts: number; reply: string | null; parts_sent: number;
@@ -99,6 +101,11 @@ export function createInbox(db: Database) {
     /** The conversation's last turns before message `beforeId`, oldest first. */
     async history(conversation: string, beforeId: number, limit = 6): Promise<HistoryTurn[]> {
       return db.call('conversation_history', { p_conversation: conversation, p_limit: limit, p_before_id: beforeId });
+    },
+
+    /** Development only (npm run chat): replies recorded for a conversation after `afterId`, or the newest. */
+    async devOutbox(conversation: string, afterId?: number, limit = 20): Promise<{ replies: RecordedReply[]; cursor: number }> {
+      return db.call('dev_outbox', { p_conversation: conversation, p_after_id: afterId, p_limit: limit });
     },
 
     async recordDeliveryStatus(status: DeliveryStatus): Promise<void> {

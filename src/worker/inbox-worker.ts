@@ -5,8 +5,8 @@ import { isRetryable } from '../app-error.ts';
 import type { ChannelName, Sender } from '../channels/channel.ts';
 import { maskAddress, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { timed } from '../pipeline/answer-question.ts';
 import { splitMessage } from '../pipeline/split-message.ts';
+import { timed } from '../pipeline/timed.ts';
 import type { ClaimedMessage, Inbox } from '../store/inbox.ts';
 
 export type InboxWorkerOptions = {
@@ -97,7 +97,7 @@ export function createInboxWorker(options: InboxWorkerOptions) {
       const parts = splitMessage(reply, sender.maxLength(message.patient));
       for (let index = message.partsSent; index < parts.length; index++) {
         const body = parts[index]!;
-        const { providerMessageId } = await timed(metrics, 'send', () =>
+        const { providerMessageId } = await timed({ metrics, logger: log }, 'send', () =>
           sender.send({ from: message.business, to: message.patient, body }),
         );
         await inbox.recordOutbound({ inboxId: message.id, channel: message.channel, conversation: message.conversation, body, providerMessageId });

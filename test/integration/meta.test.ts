@@ -226,7 +226,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     graph.failWith = (call) => (call.body?.type === 'text' ? failure : undefined);
     await postMetaWebhook(service.url, variant('text-message', { '15551230101': patient, QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: `QUY3QjI1QjQ2RDM4QzM1NkQ0Rg${suffix}` }), { appSecret: APP_SECRET });
     const failed = await waitFor(() => service.logs.find((line) => line.msg === 'reply failed for good' && line.to === `…${patient.slice(-4)}`), { what: 'the send to fail' });
-    expect((failed.err as { details: unknown }).details).toEqual({ status: failure.status, code: failure.error.code, fbtraceId: failure.error.fbtrace_id });
+    expect(failed.err).toMatchObject({ status: failure.status, providerCode: failure.error.code, fbtraceId: failure.error.fbtrace_id, retryable: false });
     expect(textSends()).toHaveLength(1);
   });
 

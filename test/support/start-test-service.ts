@@ -1,8 +1,7 @@
 import { Writable } from 'node:stream';
 
-import { pino } from 'pino';
-
 import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
 import { start, type RunningService, type StartOptions } from '../../src/main.ts';
 
 export type LogLine = Record<string, unknown> & { level: number; msg?: string };
@@ -21,7 +20,8 @@ export async function startTestService(env: Record<string, string> = {}, options
       done();
     },
   });
-  const logger = pino({ level: options.logLevel ?? 'info', base: { service: 'clinic-assistant' } }, stream);
+  // The service's own logger (serializers, redaction), writing JSON lines to the test instead of stdout.
+  const logger = createLogger({ level: options.logLevel ?? 'info', pretty: false, destination: stream });
   const config = loadConfig({ DATA_DIR: 'memory://', PORT: '0', CLINIC_NAME: 'Test Fertility Clinic', CLINIC_PHONE: '+15550000000', CLINIC_EMERGENCY_PHONE: '+15559999999', ...env });
   const service = await start(config, { logger, ...options, worker: { pollIntervalMs: 50, retryBaseDelayMs: 50, ...options.worker } });
   await service.ready;

@@ -39,7 +39,7 @@ describe('graphApiError', () => {
     expect(error).toMatchObject({
       code: 'acknowledge_failed',
       message: 'Graph API acknowledge failed (400, code 131047): Re-engagement message',
-      details: { status: 400, code: 131047, subcode: 2494010, fbtraceId: 'AbCdEf123' },
+      details: { status: 400, providerCode: 131047, subcode: 2494010, fbtraceId: 'AbCdEf123' },
     });
   });
 });

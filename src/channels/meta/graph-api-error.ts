@@ -41,6 +41,6 @@ export function graphApiError(options: { operation: 'send' | 'acknowledge'; stat
     code: `${operation}_failed`,
     retryable,
     cause: options.cause,
-    details: { status, code, subcode: error?.error_subcode, fbtraceId: error?.fbtrace_id },
+    details: { status, providerCode: code, subcode: error?.error_subcode, fbtraceId: error?.fbtrace_id },
   });
 }
