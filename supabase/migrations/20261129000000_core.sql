@@ -4,8 +4,19 @@
 -- database (PGlite) and Supabase (reached through PostgREST `rpc()`) run the very same code. Each
 -- function takes named `p_` arguments (PostgREST maps JSON keys to them) and returns `jsonb`, which both
 -- transports hand back unchanged.
+--
+-- Applied by `supabase db push` on Supabase and by src/db/migrate.ts on the embedded database, each file
+-- once and in a transaction. Portability choices:
+-- - pgvector goes into the `extensions` schema, as Supabase recommends (its Security Advisor flags
+--   extensions in `public`, where PostgREST would expose their functions). The embedded database gets
+--   the same schema, so the type is written `extensions.vector` in table definitions and signatures.
+-- - Every function sets `search_path = public, extensions`: the body resolves the same names whatever
+--   the caller's search_path (PostgREST's, the CLI's, PGlite's), and `<=>` and `::vector` are found.
+-- - Row-level security is on for every table, with no policies, and the grants at the end leave the
+--   tables and functions to `service_role` alone (see there).
 
-create extension if not exists vector;
+create schema if not exists extensions;
+create extension if not exists vector with schema extensions;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Knowledge: documents and their chunks.
@@ -27,7 +38,7 @@ create table if not exists chunks (
   content text not null,
   content_hash text not null,
   -- text-embedding-3-small; a model with another size needs a migration of its own.
-  embedding vector(1536),
+  embedding extensions.vector(1536),
   fts tsvector generated always as (
     setweight(to_tsvector('english', title || ' ' || heading), 'A') ||
     setweight(to_tsvector('english', content), 'B')
@@ -35,7 +46,7 @@ create table if not exists chunks (
   unique (document_id, position)
 );
 
-create index if not exists chunks_embedding_hnsw on chunks using hnsw (embedding vector_cosine_ops);
+create index if not exists chunks_embedding_hnsw on chunks using hnsw (embedding extensions.vector_cosine_ops);
 create index if not exists chunks_fts_gin on chunks using gin (fts);
 
 -- ---------------------------------------------------------------------------------------------------
@@ -95,8 +106,9 @@ create table if not exists delivery_status (
 );
 
 -- ---------------------------------------------------------------------------------------------------
--- Only the service role reaches these tables: RLS on, and no policies. The service role (Supabase)
--- and the embedded database's superuser bypass RLS.
+-- Only the service role reaches these tables: RLS on, and no policies, so any other role that were
+-- granted a table would still see no rows. Supabase's service_role and the embedded database's
+-- superuser bypass RLS.
 
 alter table documents enable row level security;
 alter table chunks enable row level security;
@@ -111,7 +123,7 @@ alter table delivery_status enable row level security;
 create or replace function inbox_enqueue(
   p_channel text, p_provider_message_id text, p_conversation text, p_patient text,
   p_business text, p_body text, p_kind text default 'text'
-) returns jsonb language plpgsql as $$
+) returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   new_id bigint;
 begin
@@ -130,7 +142,7 @@ end $$;
 -- conversation whose turn it is (pending and due, or processing under an expired lease). A
 -- conversation whose oldest message is still leased waits, so its messages are answered in order.
 create or replace function inbox_claim(p_owner text, p_lease_seconds int, p_limit int)
-returns jsonb language plpgsql as $$
+returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   result jsonb;
 begin
@@ -165,7 +177,7 @@ end $$;
 
 -- Stores the generated reply so that a retry sends the same text.
 create or replace function inbox_save_reply(p_id bigint, p_owner text, p_reply text)
-returns jsonb language sql as $$
+returns jsonb language sql set search_path = public, extensions as $$
   with updated as (
     update inbox set reply = p_reply
     where id = p_id and lease_owner = p_owner and state = 'processing'
@@ -179,7 +191,7 @@ $$;
 create or replace function outbound_record(
   p_inbox_id bigint, p_channel text, p_conversation text, p_body text,
   p_provider_message_id text default null, p_status text default 'sent', p_error text default null
-) returns jsonb language plpgsql as $$
+) returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   new_id bigint;
 begin
@@ -194,7 +206,7 @@ end $$;
 
 -- Finishes a claimed message: answered, skipped (nothing to send), or failed for good.
 create or replace function inbox_finish(p_id bigint, p_owner text, p_state text, p_error text default null)
-returns jsonb language sql as $$
+returns jsonb language sql set search_path = public, extensions as $$
   with updated as (
     update inbox
     set state = p_state, last_error = p_error, finished_at = now(), lease_owner = null, lease_until = null
@@ -207,7 +219,7 @@ $$;
 
 -- Puts a claimed message back for another try after p_delay_ms.
 create or replace function inbox_retry(p_id bigint, p_owner text, p_error text, p_delay_ms int)
-returns jsonb language sql as $$
+returns jsonb language sql set search_path = public, extensions as $$
   with updated as (
     update inbox
     set state = 'pending', last_error = p_error, lease_owner = null, lease_until = null,
@@ -219,14 +231,14 @@ returns jsonb language sql as $$
 $$;
 
 -- Counts by state, for metrics and readiness.
-create or replace function inbox_stats() returns jsonb language sql stable as $$
+create or replace function inbox_stats() returns jsonb language sql stable set search_path = public, extensions as $$
   select coalesce(jsonb_object_agg(state, n), '{}'::jsonb)
   from (select state, count(*) as n from inbox group by state) s;
 $$;
 
 -- The last turns of a conversation, oldest first: answered questions and the replies sent.
 create or replace function conversation_history(p_conversation text, p_limit int default 6, p_before_id bigint default null)
-returns jsonb language sql stable as $$
+returns jsonb language sql stable set search_path = public, extensions as $$
   select coalesce(jsonb_agg(jsonb_build_object('role', role, 'content', content, 'at', at) order by at, ord), '[]'::jsonb)
   from (
     select * from (
@@ -247,7 +259,7 @@ $$;
 
 -- Delivery reports from the providers (Twilio status callback, Meta statuses).
 create or replace function delivery_status_record(p_channel text, p_provider_message_id text, p_status text, p_error text default null)
-returns jsonb language plpgsql as $$
+returns jsonb language plpgsql set search_path = public, extensions as $$
 begin
   insert into delivery_status (channel, provider_message_id, status, error)
   values (p_channel, p_provider_message_id, p_status, p_error);
@@ -261,7 +273,7 @@ end $$;
 
 -- A question in everyday words, as an OR of its stemmed words: "when do I start my injections" must
 -- find a passage about starting injections even though it does not contain "when".
-create or replace function fts_query(p_text text) returns tsquery language sql immutable as $$
+create or replace function fts_query(p_text text) returns tsquery language sql immutable set search_path = public, extensions as $$
   select nullif(string_agg(quote_literal(lexeme), ' | '), '')::tsquery
   from unnest(tsvector_to_array(to_tsvector('english', coalesce(p_text, '')))) as lexeme;
 $$;
@@ -270,9 +282,9 @@ $$;
 -- The vector side takes the nearest N with `order by embedding <=> q limit n`, the form the HNSW index
 -- serves, and only then numbers those N rows. Without an embedding (offline mode) it is full-text only.
 create or replace function hybrid_search(
-  p_query text, p_embedding vector(1536) default null, p_match_count int default 5,
+  p_query text, p_embedding extensions.vector(1536) default null, p_match_count int default 5,
   p_candidates int default 30, p_rrf_k int default 60
-) returns jsonb language sql stable as $$
+) returns jsonb language sql stable set search_path = public, extensions as $$
   with q as (
     select fts_query(p_query) as tsq
   ), full_text as (
@@ -313,7 +325,7 @@ $$;
 -- Inserts or replaces one document and all its chunks, in one transaction. An unchanged document
 -- (same content hash) is left alone. p_chunks: [{position, title, heading, content, contentHash, embedding?}]
 create or replace function ingest_document(p_source text, p_title text, p_content_hash text, p_chunks jsonb)
-returns jsonb language plpgsql as $$
+returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   existing documents%rowtype;
   doc_id bigint;
@@ -341,7 +353,7 @@ begin
   return jsonb_build_object('documentId', doc_id, 'outcome', outcome);
 end $$;
 
-create or replace function knowledge_stats() returns jsonb language sql stable as $$
+create or replace function knowledge_stats() returns jsonb language sql stable set search_path = public, extensions as $$
   select jsonb_build_object(
     'documents', (select count(*) from documents),
     'chunks', (select count(*) from chunks),
@@ -350,16 +362,28 @@ create or replace function knowledge_stats() returns jsonb language sql stable a
 $$;
 
 -- Readiness: reachable, and this migration applied.
-create or replace function service_health() returns jsonb language sql stable as $$
+create or replace function service_health() returns jsonb language sql stable set search_path = public, extensions as $$
   select jsonb_build_object('ok', true, 'schema', '20261129000000_core');
 $$;
 
--- On Supabase, only the service role may call these functions. (The roles do not exist in the
--- embedded database, hence the check.)
+-- On Supabase, PostgREST runs each request as the role named in the key (anon, authenticated or
+-- service_role), and Supabase grants all three everything created in `public` by default, while
+-- Postgres lets PUBLIC execute every new function. The anon key ships in client apps, so take it all
+-- back: tables, sequences and functions are for service_role only. Functions run as the caller
+-- (security invoker), so service_role needs the tables too. A later migration that adds a function or
+-- table must end with this block again (test/integration/row-level-security.test.ts checks every
+-- function and table in `public`). The roles do not exist in the embedded database, hence the check.
 do $$
 begin
-  if exists (select 1 from pg_roles where rolname = 'anon') then
+  if exists (select 1 from pg_roles where rolname = 'anon')
+     and exists (select 1 from pg_roles where rolname = 'authenticated')
+     and exists (select 1 from pg_roles where rolname = 'service_role') then
+    revoke all on all tables in schema public from public, anon, authenticated;
+    revoke all on all sequences in schema public from public, anon, authenticated;
     revoke execute on all functions in schema public from public, anon, authenticated;
+    grant usage on schema public, extensions to service_role;
+    grant select, insert, update, delete on all tables in schema public to service_role;
+    grant usage, select on all sequences in schema public to service_role;
     grant execute on all functions in schema public to service_role;
   end if;
 end $$;
