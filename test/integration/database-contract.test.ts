@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import type { InboundMessage } from '../../src/channels/channel.ts';
@@ -11,6 +9,7 @@ import { createInbox, type Inbox } from '../../src/store/inbox.ts';
 import { createKnowledge, type ChunkInput, type Knowledge } from '../../src/store/knowledge.ts';
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
 import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.ts';
+import { closedPort } from '../support/closed-port.ts';
 
 /** A transport under test, and a back door to empty the tables between tests. */
 type Harness = { db: Database; sql(statement: string): Promise<void>; close(): Promise<void> };
@@ -266,12 +265,3 @@ describe('supabase-js transport: what the network adds', () => {
     expect(postgrest.calls).toEqual([{ fn: 'service_health', args: {}, status: 200 }]);
   });
 });
-
-/** A port nothing listens on: bound once by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
