@@ -19,7 +19,7 @@ export const DEFAULT_SUPABASE_TIMEOUT_MS = 8_000;
 type RealtimeTransport = NonNullable<NonNullable<SupabaseClientOptions<'public'>['realtime']>['transport']>;
 
 /** What rpc() resolves to: supabase-js reports failures here instead of throwing. */
-type RpcOutcome = { data: unknown; error: (Partial<DatabaseErrorFields> & { message?: string }) | null; status: number };
+type RpcOutcome = { data: unknown; error: Partial<DatabaseErrorFields> | null; status: number };
 
 /**
  * Supabase as a Database: each call is `POST /rest/v1/rpc/<fn>` with the named arguments as the JSON
