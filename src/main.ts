@@ -128,14 +128,18 @@ export async function start(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'listening');
 
-  // The knowledge base is loaded after the server is up, so that webhooks are taken meanwhile; the
-  // worker starts once there is something to answer from.
+  // An empty embedded database gets the knowledge base after the server is up, so that webhooks are
+  // taken meanwhile; the worker starts once there is something to answer from. Supabase is loaded by
+  // whoever deploys (`npm run ingest`), once, not by every instance that starts.
   const ready = (async () => {
     const stats = await knowledge.stats();
-    if (stats.documents === 0) {
-      const summary = await ingestDirectory(config.knowledgeDir, { knowledge, embedder });
-      logger.info(summary, `knowledge base loaded from ${config.knowledgeDir}`);
+    if (stats.documents > 0) return;
+    if (databaseKind === 'supabase') {
+      logger.warn(`the knowledge base on Supabase is empty: load it with npm run ingest -- ${config.knowledgeDir}`);
+      return;
     }
+    const summary = await ingestDirectory(config.knowledgeDir, { knowledge, embedder });
+    logger.info(summary, `knowledge base loaded from ${config.knowledgeDir}`);
   })()
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
     .then(async () => {

@@ -14,7 +14,7 @@ export async function listMigrations(directory = MIGRATIONS_DIR): Promise<string
  * Applies supabase/migrations/*.sql to the embedded database in name order, each once, each in a
  * transaction. (On Supabase, `supabase db push` does the same from the same files.)
  */
-export async function migrateEmbedded(db: PgliteDatabase, directory = MIGRATIONS_DIR): Promise<string[]> {
+export async function migrateEmbedded(db: Pick<PgliteDatabase, 'query' | 'exec'>, directory = MIGRATIONS_DIR): Promise<string[]> {
   await db.exec('create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())');
   const applied = new Set((await db.query<{ version: string }>('select version from schema_migrations')).map((r) => r.version));
   const files = await listMigrations(directory);

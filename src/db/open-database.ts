@@ -4,6 +4,8 @@ import type { Database } from './database.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { migrateEmbedded } from './migrate.ts';
 import { openPgliteDatabase } from './pglite/pglite-database.ts';
+import { checkSupabase } from './supabase/check-supabase.ts';
+import { openSupabaseDatabase } from './supabase/supabase-database.ts';
 
 export type OpenedDatabase = {
   db: Database;
@@ -13,15 +15,24 @@ export type OpenedDatabase = {
 };
 
 /**
- * The database the config asks for: Supabase when SUPABASE_URL is set, else the embedded PGlite in
- * DATA_DIR, locked against a second process and migrated from supabase/migrations.
+ * The database the config asks for: Supabase when SUPABASE_URL is set (checked at once, never
+ * migrated: that is `supabase db push`), else the embedded PGlite in DATA_DIR, locked against a
+ * second process and migrated from supabase/migrations.
  */
 export async function openDatabase(
   config: Pick<Config, 'dataDir' | 'supabase'>,
   options: { logger: Logger; loadDataDir?: Uint8Array },
 ): Promise<OpenedDatabase> {
   if (config.supabase) {
-    throw new Error('SUPABASE_URL is set, but the Supabase transport is not built yet: unset it to use the embedded database');
+    const db = openSupabaseDatabase(config.supabase);
+    try {
+      await checkSupabase(db, config.supabase.url);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    options.logger.info({ url: config.supabase.url }, 'using Supabase (migrations are applied with supabase db push)');
+    return { db, kind: 'supabase', close: () => db.close() };
   }
   const unlock = config.dataDir.startsWith('memory://') ? () => {} : lockDataDir(config.dataDir);
   const db = openPgliteDatabase({ dataDir: config.dataDir, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });

@@ -38,6 +38,6 @@ describe('createMetaSender against the fake Graph API', () => {
   it('when the token is wrong, then the Graph error is parsed and not retried', async () => {
     const sender = createMetaSender({ accessToken: 'wrong-token', graphApiUrl: graph.baseURL });
     const error = await sender.acknowledge!({ providerMessageId: 'wamid.x', business: '106540352242922', patient: '15551230803' }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'acknowledge_failed', retryable: false, details: { status: 401, code: 190, fbtraceId: expect.any(String) } });
+    expect(error).toMatchObject({ code: 'acknowledge_failed', retryable: false, details: { status: 401, providerCode: 190, fbtraceId: expect.any(String) } });
   });
 });

@@ -2,10 +2,11 @@ import { Worker } from 'node:worker_threads';
 
 import { AppError } from '../../app-error.ts';
 import { assertFunctionName, type Database } from '../database.ts';
+import { functionMissingError, sqlError } from '../database-error.ts';
 
-type ThreadReply =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: { message: string; code?: string; detail?: string; hint?: string } };
+type ThreadError = { message: string; code?: string; detail?: string; hint?: string };
+
+type ThreadReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: ThreadError };
 
 export type PgliteDatabase = Database & {
   /** Runs SQL on the embedded database directly: migrations, tests and EXPLAIN. */
@@ -21,7 +22,8 @@ export type PgliteDatabase = Database & {
  */
 export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uint8Array }): PgliteDatabase {
   const worker = new Worker(new URL('./pglite-thread.mjs', import.meta.url), { workerData: options });
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  // `fn` is set for call(): an undefined-function error then names the function that is missing.
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; fn?: string }>();
   let nextId = 1;
   let closed: Error | undefined;
 
@@ -35,18 +37,18 @@ export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uin
     if (!waiter) return;
     pending.delete(reply.id);
     if (reply.ok) waiter.resolve(reply.result);
-    else waiter.reject(toAppError(reply.error));
+    else waiter.reject(toAppError(reply.error, waiter.fn));
   });
   worker.on('error', (error) =>
     failAll(new AppError(`embedded database failed: ${error.message}`, { code: 'db_unavailable', cause: error })),
   );
   worker.on('exit', () => failAll(new AppError('embedded database is closed', { code: 'db_closed' })));
 
-  const send = (op: string, sql?: string, params?: unknown[]): Promise<unknown> => {
+  const send = (op: string, sql?: string, params?: unknown[], fn?: string): Promise<unknown> => {
     if (closed) return Promise.reject(closed);
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      pending.set(id, { resolve, reject, ...(fn ? { fn } : {}) });
       worker.postMessage({ id, op, sql, params });
     });
   };
@@ -57,7 +59,7 @@ export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uin
       const names = Object.keys(args);
       for (const name of names) assertFunctionName(name);
       const list = names.map((name, index) => `${name} => $${index + 1}`).join(', ');
-      const rows = (await send('query', `select public.${fn}(${list}) as result`, names.map((n) => toParam(args[n])))) as {
+      const rows = (await send('query', `select public.${fn}(${list}) as result`, names.map((n) => toParam(args[n])), fn)) as {
         result: T;
       }[];
       return rows[0]!.result;
@@ -90,12 +92,10 @@ function toParam(value: unknown): unknown {
   return value;
 }
 
-function toAppError(error: { message: string; code?: string; detail?: string; hint?: string }): AppError {
-  if (error.code === '42883') {
-    return new AppError(`${error.message}: run the migrations in supabase/migrations`, {
-      code: 'db_function_missing',
-      details: { ...error },
-    });
-  }
-  return new AppError(`database error: ${error.message}`, { code: 'db_error', details: { ...error } });
+/** The same AppErrors as the Supabase transport gives for the same situations (see database-error.ts). */
+function toAppError(error: ThreadError, fn: string | undefined): AppError {
+  const fields = { code: error.code, message: error.message, details: error.detail, hint: error.hint };
+  // 42883 is also "operator does not exist"; only a call() names a function the schema may lack.
+  if (fn && error.code === '42883') return functionMissingError(fn, fields);
+  return sqlError(fields);
 }

@@ -1,0 +1,278 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import type { InboundMessage } from '../../src/channels/channel.ts';
+import type { Database } from '../../src/db/database.ts';
+import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
+import { openSupabaseDatabase } from '../../src/db/supabase/supabase-database.ts';
+import { createInbox, type Inbox } from '../../src/store/inbox.ts';
+import { createKnowledge, type ChunkInput, type Knowledge } from '../../src/store/knowledge.ts';
+import { fakeEmbedding } from '../fakes/fake-openai.ts';
+import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.ts';
+import { closedPort } from '../support/closed-port.ts';
+
+/** A transport under test, and a back door to empty the tables between tests. */
+type Harness = { db: Database; sql(statement: string): Promise<void>; close(): Promise<void> };
+
+// One fake PostgREST for the whole file: each costs an embedded database start of several seconds.
+let postgrestStarted: Promise<FakePostgrest> | undefined;
+const sharedPostgrest = () => (postgrestStarted ??= startFakePostgrest());
+afterAll(async () => {
+  await (await postgrestStarted)?.close();
+});
+
+const transports: [string, () => Promise<Harness>][] = [
+  [
+    'embedded PGlite',
+    async () => {
+      const db = openPgliteDatabase({ dataDir: 'memory://' });
+      await migrateEmbedded(db);
+      return { db, sql: (statement) => db.exec(statement), close: () => db.close() };
+    },
+  ],
+  [
+    'supabase-js rpc() over PostgREST',
+    async () => {
+      const postgrest = await sharedPostgrest();
+      const db = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: postgrest.serviceRoleKey });
+      return { db, sql: (statement) => postgrest.db.exec(statement), close: () => db.close() };
+    },
+  ],
+];
+
+const CLINIC = '+15557654321';
+
+function inbound(patient: string, providerMessageId: string, body: string, channel: InboundMessage['channel'] = 'twilio'): InboundMessage {
+  return { channel, providerMessageId, patient, business: CLINIC, body, kind: 'text' };
+}
+
+function document(source: string, title: string, sections: { heading: string; content: string }[], options: { embed?: boolean; hash?: string } = {}) {
+  const chunks: ChunkInput[] = sections.map((section, position) => ({
+    position,
+    title,
+    heading: section.heading,
+    content: section.content,
+    contentHash: `${source}#${position}:${section.content.length}`,
+    ...(options.embed ? { embedding: fakeEmbedding(`${title}\n${section.heading}\n${section.content}`) } : {}),
+  }));
+  return { source, title, contentHash: options.hash ?? `hash-of-${source}`, chunks };
+}
+
+const LEAFLETS = (embed: boolean) => [
+  document('medications.md', 'Medications and Injections', [
+    { heading: 'Starting your injections', content: 'You start your stimulation injections on day two of your cycle. A nurse shows you how to inject.' },
+  ], { embed }),
+  document('clinic-hours.md', 'Clinic Hours', [{ heading: 'Mornings', content: 'Monitoring appointments start at seven in the morning.' }], { embed }),
+  document('egg-retrieval.md', 'Egg Retrieval', [{ heading: 'The day of retrieval', content: 'Retrieval takes about twenty minutes under sedation. Do not eat after midnight.' }], { embed }),
+  document('costs.md', 'Costs and Payment', [{ heading: 'Instalments', content: 'Treatment can be paid in three instalments; medication is billed separately.' }], { embed }),
+];
+
+describe.each(transports)('database contract: %s', (_name, open) => {
+  let harness: Harness;
+  let inbox: Inbox;
+  let knowledge: Knowledge;
+
+  beforeAll(async () => {
+    harness = await open();
+    inbox = createInbox(harness.db);
+    knowledge = createKnowledge(harness.db);
+  });
+  beforeEach(async () => {
+    await harness.sql('truncate documents, chunks, inbox, outbound, delivery_status restart identity cascade');
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  describe('inbox', () => {
+    it('when two conversations have messages waiting, then a claim hands out the oldest of each, and the next only once the first is finished', async () => {
+      const a1 = await inbox.enqueue(inbound('+15550000001', 'SM-a1', 'first from A'));
+      const b1 = await inbox.enqueue(inbound('+15550000002', 'SM-b1', 'first from B'));
+
+      const first = await inbox.claim('worker-1', 60, 10);
+      expect(first.map((m) => [m.id, m.body])).toEqual([
+        [a1.id, 'first from A'],
+        [b1.id, 'first from B'],
+      ]);
+      expect(first[0]).toMatchObject({ channel: 'twilio', providerMessageId: 'SM-a1', patient: '+15550000001', business: CLINIC, attempts: 1, reply: null, partsSent: 0, merged: 0 });
+      // A's next message arrives while A's first is being answered: it waits its turn.
+      const a2 = await inbox.enqueue(inbound('+15550000001', 'SM-a2', 'second from A'));
+      expect(await inbox.claim('worker-2', 60, 10)).toEqual([]);
+
+      await inbox.finish(a1.id, 'worker-1', 'answered');
+      const next = await inbox.claim('worker-2', 60, 10);
+      expect(next.map((m) => m.id)).toEqual([a2.id]);
+      expect(await inbox.stats()).toEqual({ answered: 1, processing: 2 });
+    });
+
+    it('when a patient sends a burst before the worker starts on it, then it is claimed as one message with the whole burst, in order', async () => {
+      const first = await inbox.enqueue(inbound('+15550000011', 'SM-burst-1', 'hi'));
+      await inbox.enqueue(inbound('+15550000011', 'SM-burst-2', 'I have a question'));
+      await inbox.enqueue(inbound('+15550000011', 'SM-burst-3', 'when do I start injections?'));
+      const [claimed, ...rest] = await inbox.claim('worker-1', 60, 10);
+      expect(rest).toEqual([]);
+      expect(claimed).toMatchObject({ id: first.id, merged: 2, body: 'hi\nI have a question\nwhen do I start injections?' });
+      expect(await inbox.stats()).toEqual({ processing: 1, merged: 2 });
+    });
+
+    it('when a provider delivers the same message twice, then the second is a duplicate of the first and only one is claimed', async () => {
+      const first = await inbox.enqueue(inbound('+15550000003', 'SM-dup', 'hello'));
+      const again = await inbox.enqueue(inbound('+15550000003', 'SM-dup', 'hello'));
+      expect(first.duplicate).toBe(false);
+      expect(again).toEqual({ id: first.id, duplicate: true, state: 'pending' });
+      // The same id on the other channel is another message.
+      expect((await inbox.enqueue(inbound('15550000003', 'SM-dup', 'hello', 'meta'))).duplicate).toBe(false);
+
+      const claimed = await inbox.claim('worker-1', 60, 10);
+      expect(claimed.filter((m) => m.providerMessageId === 'SM-dup' && m.channel === 'twilio')).toHaveLength(1);
+    });
+
+    it('when a claimed message is put back for a retry, then it keeps its saved reply and is claimed again once due', async () => {
+      const { id } = await inbox.enqueue(inbound('+15550000004', 'SM-retry', 'question'));
+      await inbox.claim('worker-1', 60, 10);
+      await inbox.saveReply(id, 'worker-1', 'the saved answer');
+      await inbox.retry(id, 'worker-1', 'send failed', 0);
+      const [again] = await inbox.claim('worker-2', 60, 10);
+      expect(again).toMatchObject({ id, attempts: 2, reply: 'the saved answer' });
+    });
+  });
+
+  describe('history', () => {
+    it('when a conversation has answered turns, then history gives them oldest first, before the current message, without other conversations', async () => {
+      const patient = '+15550000010';
+      const answer = async (providerMessageId: string, question: string, reply: string) => {
+        const { id } = await inbox.enqueue(inbound(patient, providerMessageId, question));
+        const [claimed] = await inbox.claim('worker-1', 60, 10);
+        expect(claimed!.id).toBe(id);
+        await inbox.recordOutbound({ inboxId: id, channel: 'twilio', conversation: claimed!.conversation, body: reply, providerMessageId: `SM-reply-${id}` });
+        await inbox.finish(id, 'worker-1', 'answered');
+        return claimed!.conversation;
+      };
+      const conversation = await answer('SM-h1', 'What is IVF?', 'IVF is in vitro fertilisation.');
+      await answer('SM-h2', 'How long does it take?', 'About four to six weeks.');
+      await inbox.enqueue(inbound('+15550000011', 'SM-other', 'Another patient'));
+      const current = await inbox.enqueue(inbound(patient, 'SM-h3', 'And the cost?'));
+
+      const turns = (await inbox.history(conversation, current.id)).map(({ role, content }) => ({ role, content }));
+      expect(turns).toEqual([
+        { role: 'user', content: 'What is IVF?' },
+        { role: 'assistant', content: 'IVF is in vitro fertilisation.' },
+        { role: 'user', content: 'How long does it take?' },
+        { role: 'assistant', content: 'About four to six weeks.' },
+      ]);
+      const lastTwo = (await inbox.history(conversation, current.id, 2)).map(({ role, content }) => ({ role, content }));
+      expect(lastTwo).toEqual(turns.slice(2));
+    });
+  });
+
+  describe('hybrid search', () => {
+    it('when the question has an embedding, then the passage first on both full-text and vector ranks first, fused by reciprocal rank', async () => {
+      for (const leaflet of LEAFLETS(true)) await knowledge.ingestDocument(leaflet);
+      const question = 'When do I start my injections?';
+      const results = await knowledge.search(question, fakeEmbedding(question));
+
+      expect(results.map((r) => r.source).slice(0, 2)).toEqual(['medications.md', 'clinic-hours.md']);
+      expect(results[0]).toMatchObject({ title: 'Medications and Injections', heading: 'Starting your injections', fullTextRank: 1, semanticRank: 1 });
+      expect(results[0]!.score).toBeCloseTo(2 / 61, 10);
+      // Every leaflet is among the nearest, so each has a vector rank; only two match the words.
+      expect(results).toHaveLength(4);
+      expect(results.every((r) => r.semanticRank !== null)).toBe(true);
+      expect(results.filter((r) => r.fullTextRank !== null).map((r) => r.source)).toEqual(['medications.md', 'clinic-hours.md']);
+      for (let i = 1; i < results.length; i++) expect(results[i]!.score).toBeLessThanOrEqual(results[i - 1]!.score);
+    });
+
+    it('when there is no embedding (offline mode), then the ranking is full-text alone', async () => {
+      for (const leaflet of LEAFLETS(false)) await knowledge.ingestDocument(leaflet);
+      const results = await knowledge.search('When do I start my injections?', undefined);
+      expect(results.map((r) => [r.source, r.fullTextRank, r.semanticRank])).toEqual([
+        ['medications.md', 1, null],
+        ['clinic-hours.md', 2, null],
+      ]);
+      expect(results[0]!.score).toBeCloseTo(1 / 61, 10);
+      expect(await knowledge.search('zebra crossing', undefined)).toEqual([]);
+    });
+  });
+
+  describe('ingestion', () => {
+    it('when a document is ingested again unchanged, then changed, then it is added once, left alone, and its chunks replaced', async () => {
+      const original = document('ohss.md', 'OHSS', [
+        { heading: 'What it is', content: 'Ovarian hyperstimulation syndrome is a reaction to the stimulation medicines.' },
+        { heading: 'Warning signs', content: 'Call the clinic about severe bloating or shortness of breath.' },
+      ], { embed: true, hash: 'v1' });
+      const added = await knowledge.ingestDocument(original);
+      expect(added.outcome).toBe('added');
+      expect(await knowledge.stats()).toEqual({ documents: 1, chunks: 2, embedded: 2 });
+
+      expect(await knowledge.ingestDocument(original)).toEqual({ documentId: added.documentId, outcome: 'unchanged' });
+
+      const revised = document('ohss.md', 'OHSS', [{ heading: 'What it is', content: 'A rare reaction after the trigger shot; drink electrolytes.' }], { hash: 'v2' });
+      expect(await knowledge.ingestDocument(revised)).toEqual({ documentId: added.documentId, outcome: 'changed' });
+      expect(await knowledge.stats()).toEqual({ documents: 1, chunks: 1, embedded: 0 });
+      expect((await knowledge.search('electrolytes', undefined)).map((r) => r.content)).toEqual([revised.chunks[0]!.content]);
+      expect(await knowledge.search('bloating', undefined)).toEqual([]);
+    });
+  });
+
+  describe('errors', () => {
+    it('when a function is not in the schema, then the error says to run the migrations and is not retryable', async () => {
+      const missing = harness.db.call('no_such_function');
+      await expect(missing).rejects.toMatchObject({ code: 'db_function_missing', retryable: false });
+      await expect(missing).rejects.toThrow('database function public.no_such_function is missing: run the migrations in supabase/migrations');
+      // Unknown argument names are the same error on both transports (42883 embedded, PGRST202 on PostgREST).
+      await expect(harness.db.call('inbox_stats', { p_unknown: 1 })).rejects.toMatchObject({ code: 'db_function_missing' });
+    });
+
+    it('when the SQL fails, then the error carries SQLSTATE, message and details, and is not retryable', async () => {
+      const call = harness.db.call('inbox_enqueue', {
+        p_channel: 'fax', p_provider_message_id: 'FAX-1', p_conversation: 'fax:1:2', p_patient: '1', p_business: '2', p_body: 'hello',
+      });
+      await expect(call).rejects.toMatchObject({ code: 'db_error', retryable: false, details: { code: '23514' } });
+      await expect(call).rejects.toThrow(/^database error 23514: new row for relation "inbox" violates check constraint "inbox_channel_check"; details: Failing row contains/);
+    });
+  });
+});
+
+describe('supabase-js transport: what the network adds', () => {
+  let postgrest: FakePostgrest;
+
+  beforeAll(async () => {
+    postgrest = await sharedPostgrest();
+  });
+  beforeEach(() => postgrest.reset());
+
+  it('when PostgREST answers 503, then the error is retryable and supabase-js did not retry the POST itself', async () => {
+    postgrest.failWith = () => 503;
+    const db = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: postgrest.serviceRoleKey });
+    await expect(db.call('inbox_stats')).rejects.toMatchObject({ code: 'db_unavailable', retryable: true, details: { status: 503, code: 'PGRST002' } });
+    expect(postgrest.calls).toHaveLength(1);
+  });
+
+  it('when PostgREST does not answer, then the call gives up after its timeout with a retryable error', async () => {
+    postgrest.failWith = () => 'hang';
+    const db = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: postgrest.serviceRoleKey, timeoutMs: 300 });
+    const started = Date.now();
+    await expect(db.call('inbox_stats')).rejects.toMatchObject({ code: 'db_timeout', retryable: true, message: 'Supabase did not answer inbox_stats within 300 ms' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('when nothing listens at the URL, then the error is retryable and names the URL', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const db = openSupabaseDatabase({ url, serviceRoleKey: postgrest.serviceRoleKey });
+    await expect(db.call('inbox_stats')).rejects.toMatchObject({ code: 'db_unreachable', retryable: true });
+    await expect(db.call('inbox_stats')).rejects.toThrow(`Supabase at ${url} is unreachable`);
+  });
+
+  it('when the key is wrong, then the call is rejected for good', async () => {
+    const db = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: 'not-the-service-role-key' });
+    await expect(db.call('inbox_stats')).rejects.toMatchObject({ code: 'db_auth_rejected', retryable: false, details: { status: 401 } });
+    await expect(db.call('inbox_stats')).rejects.toThrow(/Invalid API key/);
+  });
+
+  it('when a call succeeds, then it carried the key as apikey and as the bearer token, and the function ran as service_role', async () => {
+    const db = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: postgrest.serviceRoleKey });
+    // The fake answers 401 to a missing or different key, and runs the function as the key's role,
+    // which the migration's grants leave as the only one that may.
+    expect(await db.call('service_health')).toEqual({ ok: true, schema: '20261129000000_core' });
+    expect(postgrest.calls).toEqual([{ fn: 'service_health', args: {}, status: 200 }]);
+  });
+});

@@ -1,0 +1,93 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { openSupabaseDatabase } from '../../src/db/supabase/supabase-database.ts';
+import { ingestDirectory } from '../../src/knowledge/ingest-directory.ts';
+import { createKnowledge } from '../../src/store/knowledge.ts';
+import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.ts';
+import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
+import { waitFor } from '../fakes/wait-for.ts';
+import { closedPort } from '../support/closed-port.ts';
+import { startTestService, type TestService } from '../support/start-test-service.ts';
+import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
+
+const CLINIC_NUMBER = '+15557654321';
+
+describe('the service on Supabase (SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY set)', () => {
+  let postgrest: FakePostgrest;
+  let twilioApi: FakeTwilio;
+  let service: TestService | undefined;
+
+  beforeAll(async () => {
+    [postgrest, twilioApi] = await Promise.all([startFakePostgrest(), startFakeTwilio()]);
+  });
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+    postgrest.reset();
+  });
+  afterAll(async () => {
+    await Promise.all([postgrest?.close(), twilioApi?.close()]);
+  });
+
+  const supabaseEnv = (overrides: Record<string, string> = {}) => ({
+    SUPABASE_URL: postgrest.url,
+    SUPABASE_SERVICE_ROLE_KEY: postgrest.serviceRoleKey,
+    TWILIO_ACCOUNT_SID: twilioApi.accountSid,
+    TWILIO_AUTH_TOKEN: twilioApi.authToken,
+    TWILIO_API_BASE_URL: twilioApi.apiBaseURL,
+    ...overrides,
+  });
+
+  it('when the knowledge base on Supabase is empty, then the service starts, does not load it itself, and says how to', async () => {
+    service = await startTestService(supabaseEnv());
+    expect(await service.knowledge.stats()).toEqual({ documents: 0, chunks: 0, embedded: 0 });
+    expect(service.logs.some((line) => line.msg === 'the knowledge base on Supabase is empty: load it with npm run ingest -- knowledge')).toBe(true);
+    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+  });
+
+  it('when a patient texts, then the message is stored, claimed and answered through rpc() from the knowledge base on Supabase', async () => {
+    // What `npm run ingest -- knowledge` does: load the documents through the same rpc() transport.
+    const loader = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: postgrest.serviceRoleKey });
+    await ingestDirectory('knowledge', { knowledge: createKnowledge(loader), embedder: undefined });
+    await loader.close();
+    service = await startTestService(supabaseEnv());
+
+    const response = await postTwilioWebhook(
+      service.url,
+      { From: '+15551239001', To: CLINIC_NUMBER, Body: 'How much does treatment cost, and can I pay in instalments?' },
+      { authToken: twilioApi.authToken },
+    );
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('<Response></Response>');
+    const [reply] = await twilioApi.waitForMessages(1);
+    expect(reply).toMatchObject({ from: CLINIC_NUMBER, to: '+15551239001' });
+    expect(reply!.body).toMatch(/^From "Costs and Payment/i);
+
+    await waitFor(() => postgrest.calls.some((call) => call.fn === 'inbox_finish' && call.status === 200), { what: 'the message finished' });
+    expect(await postgrest.db.query(`select state, reply is not null as replied from inbox where patient = '+15551239001'`)).toEqual([{ state: 'answered', replied: true }]);
+    const called = new Set(postgrest.calls.map((call) => call.fn));
+    for (const fn of ['inbox_enqueue', 'inbox_claim', 'conversation_history', 'hybrid_search', 'inbox_save_reply', 'outbound_record', 'inbox_finish']) {
+      expect(called, fn).toContain(fn);
+    }
+  });
+
+  it('when the key is wrong, then the start fails saying SUPABASE_SERVICE_ROLE_KEY was rejected', async () => {
+    await expect(startTestService(supabaseEnv({ SUPABASE_SERVICE_ROLE_KEY: 'an-anon-key' }))).rejects.toThrow(
+      `SUPABASE_SERVICE_ROLE_KEY was rejected by SUPABASE_URL (${postgrest.url})`,
+    );
+  });
+
+  it('when nothing answers at SUPABASE_URL, then the start fails saying it is unreachable', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    await expect(startTestService(supabaseEnv({ SUPABASE_URL: url }))).rejects.toThrow(`SUPABASE_URL (${url}) is unreachable`);
+  });
+
+  it('when the migrations were never pushed, then the start fails saying to run them, and that the service does not', async () => {
+    await postgrest.db.exec('alter function public.service_health() rename to service_health_hidden');
+    try {
+      await expect(startTestService(supabaseEnv())).rejects.toThrow(/has no function service_health: run the migrations in supabase\/migrations with `supabase db push` \(the service does not migrate Supabase itself\)/);
+    } finally {
+      await postgrest.db.exec('alter function public.service_health_hidden() rename to service_health');
+    }
+  });
+});
