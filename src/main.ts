@@ -11,7 +11,7 @@ import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-web
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
-import { ingestDirectory } from './knowledge/ingest-directory.ts';
+import { ingestPaths } from './knowledge/ingest-paths.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { answerQuestion } from './pipeline/answer-question.ts';
@@ -34,7 +34,7 @@ export async function start(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = createMetrics();
 
-  const { db, close: closeDatabase } = await openDatabase(config, {
+  const { db, kind: databaseKind, close: closeDatabase } = await openDatabase(config, {
     logger,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
@@ -108,13 +108,19 @@ export async function start(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'listening');
 
-  // The knowledge base is loaded after the server is up, so that webhooks are taken meanwhile; the
-  // worker starts once there is something to answer from.
+  // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
+  // are taken meanwhile; the worker starts once there is something to answer from. Supabase, and any
+  // later change, is loaded with `npm run ingest`.
   const ready = (async () => {
+    if (databaseKind !== 'embedded') return;
     const stats = await knowledge.stats();
     if (stats.documents === 0) {
-      const summary = await ingestDirectory(config.knowledgeDir, { knowledge, embedder });
+      const { skipped, embeddingError, ...summary } = await ingestPaths([config.knowledgeDir], { knowledge, embedder });
+      for (const file of skipped) logger.warn(file, 'knowledge file skipped');
+      if (embeddingError) logger.warn({ embeddingError, missingEmbeddings: summary.missingEmbeddings }, 'some chunks were not embedded: run npm run ingest to finish');
       logger.info(summary, `knowledge base loaded from ${config.knowledgeDir}`);
+    } else if (embedder && stats.embedded < stats.chunks) {
+      logger.warn({ missing: stats.chunks - stats.embedded }, 'some chunks have no embedding: stop the server and run npm run ingest to add them');
     }
   })()
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
