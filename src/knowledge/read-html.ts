@@ -5,7 +5,7 @@ import { readMarkdown } from './read-markdown.ts';
 
 /** Page furniture and code: none of it is the clinic's text, and none of it may reach a chunk. */
 const SKIPPED = [
-  'script', 'style', 'noscript', 'template', 'head', 'nav', 'header', 'footer', 'aside', 'form', 'button',
+  'script', 'style', 'noscript', 'template', 'head', 'title', 'nav', 'header', 'footer', 'aside', 'form', 'button',
   'iframe', 'svg', 'canvas', 'img', 'picture', 'video', 'audio', 'select', '[role=navigation]', '[role=banner]',
   '[role=contentinfo]', '[aria-hidden=true]', '[hidden]',
 ];
