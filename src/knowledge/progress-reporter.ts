@@ -68,11 +68,11 @@ export function createProgressReporter(output: ProgressOutput): ProgressReporter
       if (event.outcome !== 'removed') state.files++;
       if (!event.dryRun && (event.outcome === 'added' || event.outcome === 'changed')) state.chunks += event.chunks ?? 0;
       const label = (event.dryRun ? WOULD[event.outcome] : event.outcome).padEnd(12);
-      const detail = event.reason ? `: ${event.reason}` : event.chunks !== undefined && event.outcome !== 'unchanged' ? ` (${event.chunks} chunks)` : '';
-      const line = `${label} ${event.source}${detail}`;
-      // A terminal shows unchanged files in the count only; a log lists every file.
+      const chunks = event.chunks !== undefined && event.outcome !== 'unchanged' ? ` (${event.chunks} chunk${event.chunks === 1 ? '' : 's'})` : '';
+      const line = `${label} ${event.source}${event.reason ? `: ${event.reason}` : chunks}`;
+      // A terminal shows unchanged files in the count only; a log lists every file it reads.
       if (tty && event.outcome === 'unchanged') draw();
-      else print(tty ? line : `[${state.files}/${state.totalFiles}] ${line}`);
+      else print(tty || event.outcome === 'removed' ? line : `[${state.files}/${state.totalFiles}] ${line}`);
     },
     embeddingsStarted(total) {
       state.embedding = true;

@@ -64,7 +64,11 @@ export function createKnowledge(db: Database) {
 
     /** Stores each embedding on every chunk with that content hash that lacks one. */
     async setEmbeddings(items: { contentHash: string; embedding: number[] }[]): Promise<{ updated: number }> {
-      return db.call('chunks_set_embeddings', { p_items: items });
+      // Each vector as a pgvector literal in a JSON string: as a JSON array its 1,536 numbers would be
+      // parsed into jsonb numerics and printed back before the cast, about twice the work.
+      return db.call('chunks_set_embeddings', {
+        p_items: items.map((item) => ({ contentHash: item.contentHash, embedding: `[${item.embedding.join(',')}]` })),
+      });
     },
 
     /** The given content hashes that already have an embedding somewhere. */

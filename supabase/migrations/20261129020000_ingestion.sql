@@ -96,7 +96,7 @@ returns jsonb language sql stable as $$
 $$;
 
 -- Stores embeddings by content hash, on every chunk with that hash that still lacks one.
--- p_items: [{contentHash, embedding: [numbers]}]
+-- p_items: [{contentHash, embedding}], embedding a pgvector literal '[0.1,…]' (or a JSON array of numbers).
 create or replace function chunks_set_embeddings(p_items jsonb) returns jsonb language sql as $$
   with items as (
     select distinct on (i ->> 'contentHash') i ->> 'contentHash' as content_hash, (i ->> 'embedding')::vector as embedding
