@@ -118,7 +118,8 @@ create or replace function chunks_embedded_hashes(p_hashes jsonb) returns jsonb 
     and c.content_hash in (select jsonb_array_elements_text(coalesce(p_hashes, '[]'::jsonb)));
 $$;
 
--- As in the core migration: on Supabase only the service role may call these functions.
+-- As in the core migration: on Supabase only the service role may call these functions. A grant or
+-- revoke covers the functions that exist when it runs, so each migration that adds some repeats it.
 do $$
 begin
   if exists (select 1 from pg_roles where rolname = 'anon') then
