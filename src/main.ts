@@ -15,7 +15,7 @@ import { loadConfigOrExit, type Config } from './config.ts';
 import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
-import { ingestDirectory } from './knowledge/ingest-directory.ts';
+import { ingestPaths } from './knowledge/ingest-paths.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { phoneNumberOf } from './channels/phone-number.ts';
@@ -128,18 +128,23 @@ export async function start(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'listening');
 
-  // An empty embedded database gets the knowledge base after the server is up, so that webhooks are
-  // taken meanwhile; the worker starts once there is something to answer from. Supabase is loaded by
-  // whoever deploys (`npm run ingest`), once, not by every instance that starts.
+  // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
+  // are taken meanwhile; the worker starts once there is something to answer from. Supabase is loaded
+  // by whoever deploys (`npm run ingest`), once, not by every instance that starts.
   const ready = (async () => {
     const stats = await knowledge.stats();
-    if (stats.documents > 0) return;
     if (databaseKind === 'supabase') {
-      logger.warn(`the knowledge base on Supabase is empty: load it with npm run ingest -- ${config.knowledgeDir}`);
+      if (stats.documents === 0) logger.warn(`the knowledge base on Supabase is empty: load it with npm run ingest -- ${config.knowledgeDir}`);
       return;
     }
-    const summary = await ingestDirectory(config.knowledgeDir, { knowledge, embedder });
-    logger.info(summary, `knowledge base loaded from ${config.knowledgeDir}`);
+    if (stats.documents === 0) {
+      const { skipped, embeddingError, ...summary } = await ingestPaths([config.knowledgeDir], { knowledge, embedder });
+      for (const file of skipped) logger.warn(file, 'knowledge file skipped');
+      if (embeddingError) logger.warn({ embeddingError, missingEmbeddings: summary.missingEmbeddings }, 'some chunks were not embedded: run npm run ingest to finish');
+      logger.info(summary, `knowledge base loaded from ${config.knowledgeDir}`);
+    } else if (embedder && stats.embedded < stats.chunks) {
+      logger.warn({ missing: stats.chunks - stats.embedded }, 'some chunks have no embedding: stop the server and run npm run ingest to add them');
+    }
   })()
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
     .then(async () => {

@@ -6,7 +6,7 @@
 -- oldest first. A conversation's replies are recorded one at a time (the worker answers a conversation
 -- in order), so their ids only grow and "after this id" never skips one.
 create or replace function dev_outbox(p_conversation text, p_after_id bigint default null, p_limit int default 20)
-returns jsonb language sql stable as $$
+returns jsonb language sql stable set search_path = public, extensions as $$
   select jsonb_build_object(
     'replies', coalesce(jsonb_agg(jsonb_build_object(
         'id', r.id, 'inboxId', r.inbox_id, 'body', r.body, 'status', r.status, 'createdAt', r.created_at

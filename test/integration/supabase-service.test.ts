@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { openSupabaseDatabase } from '../../src/db/supabase/supabase-database.ts';
-import { ingestDirectory } from '../../src/knowledge/ingest-directory.ts';
+import { ingestPaths } from '../../src/knowledge/ingest-paths.ts';
 import { createKnowledge } from '../../src/store/knowledge.ts';
 import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
@@ -48,7 +48,7 @@ describe('the service on Supabase (SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY se
   it('when a patient texts, then the message is stored, claimed and answered through rpc() from the knowledge base on Supabase', async () => {
     // What `npm run ingest -- knowledge` does: load the documents through the same rpc() transport.
     const loader = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: postgrest.serviceRoleKey });
-    await ingestDirectory('knowledge', { knowledge: createKnowledge(loader), embedder: undefined });
+    await ingestPaths(['knowledge'], { knowledge: createKnowledge(loader), embedder: undefined });
     await loader.close();
     service = await startTestService(supabaseEnv());
 
