@@ -48,6 +48,8 @@ const schema = z.object({
   BOT_MODE: z.enum(['open', 'staff-only']).default('open'),
   WORKER_CONCURRENCY: positiveInt(32),
   PATIENT_RATE_LIMIT_PER_MINUTE: positiveInt(20),
+  HISTORY_TTL_DAYS: positiveInt(30),
+  SAFETY_PHRASES_FILE: z.string().trim().min(1).default('config/safety-phrases.json'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -82,6 +84,9 @@ export type Config = {
   workerConcurrency: number;
   /** Messages a minute one patient may send before being throttled (staff numbers are exempt). */
   patientRateLimitPerMinute: number;
+  /** Conversation turns older than this are not used as memory. */
+  historyTtlDays: number;
+  safetyPhrasesFile: string;
   shutdownTimeoutMs: number;
   logLevel: string;
 };
@@ -140,6 +145,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     botMode: v.BOT_MODE,
     workerConcurrency: v.WORKER_CONCURRENCY,
     patientRateLimitPerMinute: v.PATIENT_RATE_LIMIT_PER_MINUTE,
+    historyTtlDays: v.HISTORY_TTL_DAYS,
+    safetyPhrasesFile: v.SAFETY_PHRASES_FILE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     logLevel: v.LOG_LEVEL,
   };

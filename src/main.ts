@@ -19,8 +19,10 @@ import { ingestPaths } from './knowledge/ingest-paths.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { phoneNumberOf } from './channels/phone-number.ts';
-import { answerQuestion } from './pipeline/answer-question.ts';
-import { mediaReply, throttleNotice } from './pipeline/fixed-replies.ts';
+import { createResponder } from './pipeline/respond-to-message.ts';
+import { classifyMessage } from './safety/classify-message.ts';
+import { loadSafetyPhrases } from './safety/load-safety-phrases.ts';
+import { createPatientStates } from './store/patient-state.ts';
 import { createInbox } from './store/inbox.ts';
 import { createKnowledge } from './store/knowledge.ts';
 import { createInboxWorker } from './worker/inbox-worker.ts';
@@ -38,6 +40,8 @@ export type RunningService = Awaited<ReturnType<typeof start>>;
 /** The composition root: builds every real part from the config, and nothing else does. */
 export async function start(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  // Read before anything is opened: a broken phrase file must stop the start, not a patient's answer.
+  const phrases = loadSafetyPhrases(config.safetyPhrasesFile);
 
   const { db, kind: databaseKind, close: closeDatabase } = await openDatabase(config, {
     logger,
@@ -82,27 +86,26 @@ export async function start(config: Config, options: StartOptions = {}) {
   // Without Twilio credentials replies are kept in the outbound table; npm run chat reads them back.
   const keepRepliesLocally = !(config.twilio.accountSid && config.twilio.authToken);
 
+  const senders = { twilio: twilioSender, meta: metaSender };
   const worker = createInboxWorker({
     inbox,
-    senders: { twilio: twilioSender, meta: metaSender },
+    senders,
     logger,
     metrics,
     concurrency: config.workerConcurrency,
     ...options.worker,
-    answer: async (message, maxLength) => {
-      if (message.kind === 'media') return mediaReply(config.clinic);
-      if (message.kind === 'throttle_notice') return throttleNotice(config.clinic);
-      const answer = await answerQuestion(message.body, maxLength, {
-        embedder,
-        chat,
-        knowledge,
-        loadHistory: () => inbox.history(message.conversation, message.id),
-        clinic: config.clinic,
-        metrics,
-        logger: logger.child({ inboxId: message.id }),
-      });
-      return answer.text;
-    },
+    answer: createResponder({
+      ...config,
+      phrases,
+      senders,
+      inbox,
+      patientStates: createPatientStates(db),
+      knowledge,
+      embedder,
+      chat,
+      metrics,
+      logger,
+    }),
   });
 
   const staffNumbers = new Set(config.staffNumbers);
@@ -122,6 +125,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     devOutbox: keepRepliesLocally,
     onStored: () => worker.wake(),
     rateLimitFor: (patient) => (staffNumbers.has(phoneNumberOf(patient)) ? 0 : config.patientRateLimitPerMinute),
+    classify: (message) => (message.kind === 'text' && classifyMessage(message.body, phrases).kind === 'emergency' ? 'emergency' : message.kind),
   });
   const server = app.listen(config.port, '0.0.0.0');
   await once(server, 'listening');

@@ -10,8 +10,11 @@ export type InboundMessage = {
   /** The address that received the message, and so the one the reply goes out from. */
   business: string;
   body: string;
-  /** 'text', or 'media' for anything the assistant cannot read (images, audio, documents…). */
-  kind: 'text' | 'media';
+  /**
+   * 'text'; 'media' for anything the assistant cannot read (images, audio, documents…); 'emergency'
+   * for text that the safety phrases flag, set when the message is stored so it jumps the queue.
+   */
+  kind: 'text' | 'media' | 'emergency';
 };
 
 export type DeliveryStatus = {

@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler } from 'express';
 
 import { AppError } from '../app-error.ts';
-import type { ChannelWebhook } from '../channels/channel.ts';
+import type { ChannelWebhook, InboundMessage } from '../channels/channel.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
@@ -18,6 +18,7 @@ export type AppDependencies = {
   isReady: () => Promise<boolean>;
   onStored: () => void;
   rateLimitFor: (patient: string) => number;
+  classify: (message: InboundMessage) => InboundMessage['kind'];
   /** Replies are kept locally (no Twilio credentials): serve them to `npm run chat` on GET /dev/outbox. */
   devOutbox?: boolean;
   /** Extra routes a channel needs (the Meta verification handshake). */

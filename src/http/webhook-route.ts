@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 
-import type { ChannelWebhook, WebhookRequest } from '../channels/channel.ts';
+import type { ChannelWebhook, InboundMessage, WebhookRequest } from '../channels/channel.ts';
 import type { Logger } from '../logger.ts';
 import { maskAddress } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -20,6 +20,8 @@ export function webhookRoute(options: {
   onStored: () => void;
   /** Messages a minute allowed from this sender (0: no limit). */
   rateLimitFor: (patient: string) => number;
+  /** The kind to store a message as: emergencies are flagged here so that they jump the queue. */
+  classify: (message: InboundMessage) => InboundMessage['kind'];
 }): RequestHandler {
   const { webhook, inbox, logger, metrics } = options;
   return async (req, res) => {
@@ -36,7 +38,7 @@ export function webhookRoute(options: {
     }
     let stored = 0;
     for (const message of content.messages) {
-      const result = await inbox.enqueue(message, options.rateLimitFor(message.patient));
+      const result = await inbox.enqueue({ ...message, kind: options.classify(message) }, options.rateLimitFor(message.patient));
       if (!result.duplicate) stored++;
       logger.info(
         { inboxId: result.id, channel: message.channel, providerMessageId: message.providerMessageId, from: maskAddress(message.patient), kind: message.kind, duplicate: result.duplicate, state: result.state },

@@ -1,12 +1,14 @@
 import type { ChatModel, Embedder } from '../ai/models.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { guardAnswer, type GuardProblem } from '../safety/guard-answer.ts';
 import type { HistoryTurn } from '../store/inbox.ts';
 import type { Knowledge, Passage } from '../store/knowledge.ts';
-import { buildPrompt } from './build-prompt.ts';
+import { buildPrompt, systemPrompt } from './build-prompt.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { offlineAnswer } from './offline-answer.ts';
-import { timed } from './timed.ts';
+import { acceptRewrite, buildRewritePrompt, offlineFollowUpQuery } from './rewrite-query.ts';
+import { timed, type StageName } from './timed.ts';
 
 export type PipelineDependencies = {
   /** Absent in offline mode. */
@@ -22,41 +24,69 @@ export type PipelineDependencies = {
 export type Answer = {
   text: string;
   passages: Passage[];
+  /** What was searched for: the question, or its standalone rewrite. */
+  query: string;
   /** Why the answer came from search alone, if it did. */
-  fallback: 'offline' | 'openai_error' | undefined;
+  fallback: 'offline' | 'openai_error' | 'guard' | undefined;
+  guard?: GuardProblem;
+  timings: Partial<Record<StageName, number>>;
 };
 
 /**
- * question → (embedding ‖ history) → hybrid search → one chat completion. The embedding and the
- * history do not depend on each other, so they are fetched together. A failed embedding degrades to
- * full-text search; a failed completion to the offline answer: the patient always gets something.
+ * question → (history ‖ embedding of the question) → standalone rewrite when there is history →
+ * hybrid search → one chat completion. The history and the embedding do not depend on each other, so
+ * they run together; the embedding is kept when the rewrite leaves the question as it was (most
+ * first messages), and redone for the rewritten query otherwise. A failed embedding or rewrite
+ * degrades to the question and full-text search; a failed completion to the offline answer: the
+ * patient always gets something.
  */
 export async function answerQuestion(question: string, maxLength: number, deps: PipelineDependencies): Promise<Answer> {
-  const { metrics, logger } = deps;
-  const [embedding, history] = await Promise.all([
-    deps.embedder
-      ? timed(deps, 'embed', () => deps.embedder!.embed([question])).then(
-          (vectors) => vectors[0],
-          (error: unknown) => {
-            logger.warn({ err: error }, 'embedding failed; searching full-text only');
-            return undefined;
-          },
-        )
-      : undefined,
-    timed(deps, 'history', deps.loadHistory),
-  ]);
-  const passages = await timed(deps, 'search', () => deps.knowledge.search(question, embedding));
+  const { metrics, logger, embedder, chat } = deps;
+  const timings: Answer['timings'] = {};
+  const observe = { metrics, logger, timings };
+  const embed = (text: string) =>
+    timed(observe, 'embed', () => embedder!.embed([text])).then(
+      (vectors) => vectors[0],
+      (error: unknown) => {
+        logger.warn({ err: error }, 'embedding failed; searching full-text only');
+        return undefined;
+      },
+    );
 
-  if (!deps.chat) {
+  const questionEmbedding = embedder ? embed(question) : Promise.resolve(undefined);
+  const history = await timed(observe, 'history', deps.loadHistory);
+
+  let query = question;
+  if (history.length > 0 && chat) {
+    query = await timed(observe, 'rewrite', () => chat.complete(buildRewritePrompt(question, history), { maxTokens: 80 })).then(
+      (rewritten) => acceptRewrite(question, rewritten),
+      (error: unknown) => {
+        logger.warn({ err: error }, 'query rewrite failed; searching with the message as written');
+        return question;
+      },
+    );
+  } else if (history.length > 0) {
+    query = offlineFollowUpQuery(question, history);
+  }
+  const embedding = query === question || !embedder ? await questionEmbedding : await embed(query);
+  const passages = await timed(observe, 'search', () => deps.knowledge.search(query, embedding));
+
+  if (!chat) {
     metrics.fallbacks.inc({ reason: 'offline' });
-    return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength }), passages, fallback: 'offline' };
+    return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength }), passages, query, fallback: 'offline', timings };
   }
   try {
-    const text = await timed(deps, 'generate', () => deps.chat!.complete(buildPrompt({ question, history, passages, clinic: deps.clinic })));
-    return { text, passages, fallback: undefined };
+    const text = await timed(observe, 'generate', () => chat.complete(buildPrompt({ question, history, passages, clinic: deps.clinic })));
+    const guard = guardAnswer(text, { instructions: systemPrompt(deps.clinic), passages });
+    if (guard) {
+      logger.warn({ guard }, 'generated answer withheld by the safety guard; replying with the best passage');
+      metrics.fallbacks.inc({ reason: 'guard' });
+      return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength }), passages, query, fallback: 'guard', guard, timings };
+    }
+    return { text, passages, query, fallback: undefined, timings };
   } catch (error) {
     logger.error({ err: error }, 'answer generation failed; replying with the best passage');
     metrics.fallbacks.inc({ reason: 'openai_error' });
-    return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength, followUp: true }), passages, fallback: 'openai_error' };
+    return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength, followUp: true }), passages, query, fallback: 'openai_error', timings };
   }
 }

@@ -20,7 +20,7 @@ export function systemPrompt(clinic: ClinicDetails): string {
 }
 
 /** Angle brackets in outside text cannot open or close our delimiters. */
-function asData(text: string): string {
+export function asData(text: string): string {
   return text.replaceAll('<', '‹').replaceAll('>', '›');
 }
 

@@ -8,3 +8,33 @@ export function mediaReply(clinic: ClinicDetails): string {
 export function throttleNotice(clinic: ClinicDetails): string {
   return `You've sent a lot of messages in a short time, so I'll pause for a minute before answering more. If it's urgent, please call ${clinic.phone}.`;
 }
+
+export function emergencyReply(clinic: ClinicDetails, category: 'medical' | 'self_harm'): string {
+  if (category === 'self_harm') {
+    return (
+      `I'm so sorry you're going through this. You don't have to face it alone. Please call your local emergency number now, ` +
+      `or a crisis line, or the clinic's urgent line at ${clinic.emergencyPhone}. I've let our team know you need help.`
+    );
+  }
+  return (
+    `This could be urgent. Please call ${clinic.name}'s emergency line now at ${clinic.emergencyPhone}, or your local emergency number ` +
+    `if you feel very unwell. Don't wait for a text reply. I've alerted our team.`
+  );
+}
+
+export function handoffReply(clinic: ClinicDetails): string {
+  return `Of course. A member of our team will reply to you here as soon as they can. If it's urgent, please call ${clinic.phone}.`;
+}
+
+/** Added to an answer about a symptom that did not sound like an emergency. */
+export function symptomNudge(clinic: ClinicDetails): string {
+  return `If it is heavy, severe or getting worse, please call ${clinic.emergencyPhone} now rather than waiting for a text.`;
+}
+
+export function optOutReply(): string {
+  return "You won't get any more messages from us. Reply START at any time to hear from us again.";
+}
+
+export function optInReply(clinic: ClinicDetails): string {
+  return `Welcome back. You can ask me about treatment at ${clinic.name} at any time.`;
+}

@@ -98,9 +98,14 @@ export function createInbox(db: Database) {
       return db.call('inbox_stats');
     },
 
-    /** The conversation's last turns before message `beforeId`, oldest first. */
-    async history(conversation: string, beforeId: number, limit = 6): Promise<HistoryTurn[]> {
-      return db.call('conversation_history', { p_conversation: conversation, p_limit: limit, p_before_id: beforeId });
+    /** The conversation's last turns before message `beforeId` and not older than `since`, oldest first. */
+    async history(conversation: string, beforeId: number, options: { since?: string; limit?: number } = {}): Promise<HistoryTurn[]> {
+      return db.call('conversation_history', {
+        p_conversation: conversation,
+        p_limit: options.limit ?? 6,
+        p_before_id: beforeId,
+        p_since: options.since,
+      });
     },
 
     /** Development only (npm run chat): replies recorded for a conversation after `afterId`, or the newest. */

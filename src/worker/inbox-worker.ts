@@ -12,8 +12,8 @@ import type { ClaimedMessage, Inbox } from '../store/inbox.ts';
 export type InboxWorkerOptions = {
   inbox: Inbox;
   senders: Record<ChannelName, Sender>;
-  /** Produces the reply text for a message (the pipeline, or a fixed reply). */
-  answer: (message: ClaimedMessage, maxLength: number) => Promise<string>;
+  /** Produces the reply text for a message (the pipeline, or a fixed reply), or null to stay quiet. */
+  answer: (message: ClaimedMessage, maxLength: number) => Promise<string | null>;
   logger: Logger;
   metrics: Metrics;
   /** Conversations answered at once. OpenAI calls are capped separately. */
@@ -92,6 +92,11 @@ export function createInboxWorker(options: InboxWorkerOptions) {
       if (reply === null) {
         sender.acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
         reply = await options.answer(message, sender.maxLength(message.patient));
+        if (reply === null) {
+          await inbox.finish(message.id, owner, 'skipped');
+          log.info('no reply, by design (opted out, paused, or staff-only mode)');
+          return;
+        }
         await inbox.saveReply(message.id, owner, reply);
       }
       const parts = splitMessage(reply, sender.maxLength(message.patient));

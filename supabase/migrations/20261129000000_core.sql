@@ -109,6 +109,19 @@ create table if not exists delivery_status (
   received_at timestamptz not null default now()
 );
 
+-- What the clinic knows about one patient address on one channel: opted out (STOP), paused for a
+-- person (handoff), and, for staff test numbers, debug footers and a history reset.
+create table if not exists patient_state (
+  channel text not null,
+  patient text not null,
+  opted_out boolean not null default false,
+  paused boolean not null default false,
+  debug boolean not null default false,
+  history_reset_at timestamptz,
+  updated_at timestamptz not null default now(),
+  primary key (channel, patient)
+);
+
 -- ---------------------------------------------------------------------------------------------------
 -- Only the service role reaches these tables: RLS on, and no policies, so any other role that were
 -- granted a table would still see no rows. Supabase's service_role and the embedded database's
@@ -119,6 +132,7 @@ alter table chunks enable row level security;
 alter table inbox enable row level security;
 alter table outbound enable row level security;
 alter table delivery_status enable row level security;
+alter table patient_state enable row level security;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Inbox functions.
@@ -181,13 +195,19 @@ begin
     from inbox
     where state in ('pending', 'processing')
     order by conversation, id
+  ), emergencies as (
+    -- An emergency does not wait for its conversation's turn: its fixed reply and the staff alert go
+    -- out while an earlier answer may still be generating.
+    select id from inbox where kind = 'emergency' and state in ('pending', 'processing')
+  ), candidates as (
+    select id from heads union select id from emergencies
   ), claimable as (
     select i.id
     from inbox i
-    join heads h on h.id = i.id
+    join candidates h on h.id = i.id
     where (i.state = 'pending' and i.available_at <= now())
        or (i.state = 'processing' and i.lease_until < now())
-    order by i.id
+    order by (i.kind = 'emergency') desc, i.id
     limit p_limit
     for update of i skip locked
   ), claimed as (
@@ -285,20 +305,24 @@ create or replace function inbox_stats() returns jsonb language sql stable set s
 $$;
 
 -- History counts merged pieces as what the patient said.
-create or replace function conversation_history(p_conversation text, p_limit int default 6, p_before_id bigint default null)
-returns jsonb language sql stable set search_path = public, extensions as $$
+create or replace function conversation_history(
+  p_conversation text, p_limit int default 6, p_before_id bigint default null, p_since timestamptz default null
+) returns jsonb language sql stable set search_path = public, extensions as $$
   select coalesce(jsonb_agg(jsonb_build_object('role', role, 'content', content, 'at', at) order by at, ord), '[]'::jsonb)
   from (
     select * from (
       select 'user' as role, body as content, received_at as at, id * 2 as ord
       from inbox
-      where conversation = p_conversation and state in ('answered', 'merged') and kind = 'text'
+      where conversation = p_conversation and state in ('answered', 'merged') and kind in ('text', 'emergency')
         and (p_before_id is null or id < p_before_id)
+        and (p_since is null or received_at >= p_since)
       union all
       select 'assistant', body, created_at, inbox_id * 2 + 1
       from outbound
       where conversation = p_conversation and status <> 'failed'
         and (p_before_id is null or inbox_id < p_before_id)
+        -- A reply counts from when its question arrived: the answer to "#reset" is not memory.
+        and (p_since is null or exists (select 1 from inbox i where i.id = outbound.inbox_id and i.received_at >= p_since))
       order by at desc, ord desc
       limit p_limit
     ) newest
@@ -343,6 +367,41 @@ create or replace function outbound_for_provider_id(p_channel text, p_provider_m
 returns jsonb language sql stable set search_path = public, extensions as $$
   select coalesce(jsonb_agg(jsonb_build_object('id', id, 'inboxId', inbox_id, 'status', status, 'error', error) order by id), '[]'::jsonb)
   from outbound where channel = p_channel and provider_message_id = p_provider_message_id;
+$$;
+
+-- A patient address's state (defaults when never set).
+create or replace function patient_state_get(p_channel text, p_patient text)
+returns jsonb language sql stable set search_path = public, extensions as $$
+  select coalesce(
+    (select jsonb_build_object('optedOut', opted_out, 'paused', paused, 'debug', debug, 'historyResetAt', history_reset_at)
+     from patient_state where channel = p_channel and patient = p_patient),
+    jsonb_build_object('optedOut', false, 'paused', false, 'debug', false, 'historyResetAt', null));
+$$;
+
+-- Changes some of a patient address's state: p_changes {optedOut?, paused?, debug?, resetHistory?}.
+create or replace function patient_state_set(p_channel text, p_patient text, p_changes jsonb)
+returns jsonb language plpgsql set search_path = public, extensions as $$
+begin
+  insert into patient_state (channel, patient) values (p_channel, p_patient) on conflict do nothing;
+  update patient_state set
+    opted_out = coalesce((p_changes ->> 'optedOut')::boolean, opted_out),
+    paused = coalesce((p_changes ->> 'paused')::boolean, paused),
+    debug = coalesce((p_changes ->> 'debug')::boolean, debug),
+    history_reset_at = case when (p_changes ->> 'resetHistory')::boolean then now() else history_reset_at end,
+    updated_at = now()
+  where channel = p_channel and patient = p_patient;
+  return patient_state_get(p_channel, p_patient);
+end $$;
+
+-- Resumes the bot for every address of one phone number (SMS, WhatsApp through Twilio, Meta wa_id).
+create or replace function patient_state_resume(p_patients jsonb)
+returns jsonb language sql set search_path = public, extensions as $$
+  with updated as (
+    update patient_state set paused = false, updated_at = now()
+    where paused and patient in (select value #>> '{}' from jsonb_array_elements(p_patients))
+    returning channel
+  )
+  select jsonb_build_object('resumed', count(*)) from updated;
 $$;
 
 -- Delivery reports from the providers (Twilio status callback, Meta statuses).

@@ -124,7 +124,25 @@ function messageText(content: unknown): string {
   return '';
 }
 
+/** True for the service's query-rewrite request (its system prompt asks for a standalone query). */
+export function isRewriteRequest(body: any): boolean {
+  const first = Array.isArray(body?.messages) ? body.messages[0] : undefined;
+  return first?.role === 'system' && /standalone search query/.test(messageText(first.content));
+}
+
+/** The patient's message in the last <patient_message> block of a request. */
+export function lastPatientMessage(body: any): string {
+  const messages: unknown[] = Array.isArray(body?.messages) ? body.messages : [];
+  const last = messageText((messages.at(-1) as any)?.content);
+  return /<patient_message>\n?([\s\S]*?)\n?<\/patient_message>/.exec(last)?.[1] ?? '';
+}
+
+/**
+ * Answers a rewrite request with the message unchanged (a perfect rewriter of standalone questions),
+ * and a question by quoting the first document it was given.
+ */
 export function defaultChatReply(body: any): string {
+  if (isRewriteRequest(body)) return lastPatientMessage(body);
   const messages: unknown[] = Array.isArray(body?.messages) ? body.messages : [];
   const all = messages.map((m) => messageText((m as any)?.content)).join('\n');
   const match = /<document\s+title="([^"]*)"[^>]*>([\s\S]*?)<\/document>/.exec(all);

@@ -63,12 +63,12 @@ describe('crash safety and graceful shutdown (real processes)', () => {
 
     openai.latency.chat = 0;
     const second = await spawnTracked(env(dataDir));
-    await waitFor(() => new Set(twilioApi.messages.map((m) => m.to)).size === 20, { what: 'all 20 patients answered', timeoutMs: 30_000 });
+    await waitFor(() => new Set(twilioApi.messages.map((m) => m.to)).size === 20, { what: 'all 20 patients answered', timeoutMs: 60_000 });
     expect(new Set(twilioApi.messages.map((m) => m.to))).toEqual(new Set(patients));
     await second.waitForLog((line) => line.msg === 'messages left in flight by an earlier process are due again');
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
-  });
+  }, 120_000);
 
   it('when SIGTERM arrives with answers in flight, then new webhooks are refused and the answers in flight are finished before exit', async () => {
     const dataDir = join(dir, 'drain');
@@ -85,7 +85,7 @@ describe('crash safety and graceful shutdown (real processes)', () => {
     await expect(send(service, '+15553109999', 'too late')).rejects.toThrow();
     expect((await service.exited).code).toBe(0);
     expect(new Set(twilioApi.messages.map((m) => m.to))).toEqual(new Set(patients));
-  });
+  }, 120_000);
 
   it('when SIGTERM cannot finish within SHUTDOWN_TIMEOUT_MS, then it exits anyway and the next start answers what was left', async () => {
     const dataDir = join(dir, 'timeout');
@@ -101,9 +101,9 @@ describe('crash safety and graceful shutdown (real processes)', () => {
 
     openai.latency.chat = 0;
     const next = await spawnTracked(env(dataDir));
-    await twilioApi.waitForMessages(1, 20_000);
+    await twilioApi.waitForMessages(1, 60_000);
     expect(twilioApi.messages[0]!.to).toBe('+15553200001');
     next.child.kill('SIGTERM');
     await next.exited;
-  });
+  }, 120_000);
 });

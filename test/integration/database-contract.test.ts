@@ -160,7 +160,7 @@ describe.each(transports)('database contract: %s', (_name, open) => {
         { role: 'user', content: 'How long does it take?' },
         { role: 'assistant', content: 'About four to six weeks.' },
       ]);
-      const lastTwo = (await inbox.history(conversation, current.id, 2)).map(({ role, content }) => ({ role, content }));
+      const lastTwo = (await inbox.history(conversation, current.id, { limit: 2 })).map(({ role, content }) => ({ role, content }));
       expect(lastTwo).toEqual(turns.slice(2));
     });
   });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { isRewriteRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
@@ -10,11 +10,8 @@ import { messageSid, postTwilioWebhook } from '../support/twilio-webhook-client.
 const CLINIC = '+15557654321';
 
 /** The fake model answers with the patient's own words, so replies show which message they answer. */
-const echoQuestion = (body: { messages: { content: string }[] }) => {
-  const last = body.messages.at(-1)!.content;
-  const question = /<patient_message>\n([\s\S]*?)\n<\/patient_message>/.exec(last)?.[1] ?? '';
-  return `Answer to: ${question.replaceAll('\n', ' | ')}`;
-};
+const echoQuestion = (body: unknown) =>
+  isRewriteRequest(body) ? lastPatientMessage(body) : `Answer to: ${lastPatientMessage(body).replaceAll('\n', ' | ')}`;
 
 describe('never lose, duplicate or reorder a message', () => {
   let openai: FakeOpenAI;

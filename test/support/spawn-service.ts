@@ -43,7 +43,7 @@ export async function spawnService(env: Record<string, string>): Promise<Spawned
     }),
   );
 
-  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000) =>
+  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const check = () => {
         const found = logs.find(predicate);

@@ -1,0 +1,39 @@
+import type { ChatMessage } from '../ai/models.ts';
+import type { HistoryTurn } from '../store/inbox.ts';
+import { asData } from './build-prompt.ts';
+
+/** Marks the rewrite request, so that logs and test fakes can tell it from an answer. */
+export const REWRITE_INSTRUCTION =
+  "Rewrite the patient's last message as one standalone search query for a fertility clinic's documents, " +
+  'using the earlier conversation only to fill in what the message refers to (it, that, this treatment). ' +
+  'Keep the language of the message. Answer with the query alone. If the message already stands alone, repeat it unchanged.';
+
+/**
+ * A follow-up ("how much does it cost?" after a question about IVF) searches badly on its own; the
+ * model turns it into a standalone query with the conversation as context. Everything the patient
+ * wrote is data inside tags, as in the answer prompt.
+ */
+export function buildRewritePrompt(question: string, history: HistoryTurn[]): ChatMessage[] {
+  const transcript = history.map((turn) => `${turn.role === 'user' ? 'Patient' : 'Assistant'}: ${asData(turn.content)}`).join('\n');
+  return [
+    { role: 'system', content: REWRITE_INSTRUCTION },
+    { role: 'user', content: `<conversation>\n${transcript}\n</conversation>\n\n<patient_message>\n${asData(question)}\n</patient_message>` },
+  ];
+}
+
+/** The model's query, unless it is empty or implausibly long (then the question itself). */
+export function acceptRewrite(question: string, rewritten: string): string {
+  const query = rewritten.trim().replace(/^["']|["']$/g, '');
+  if (!query || query.length > Math.max(300, question.length * 4)) return question;
+  return query;
+}
+
+/**
+ * Offline mode has no model to rewrite with: a short follow-up is searched together with the
+ * patient's previous question, which usually names the topic.
+ */
+export function offlineFollowUpQuery(question: string, history: HistoryTurn[]): string {
+  const previous = history.filter((turn) => turn.role === 'user').at(-1);
+  const words = question.trim().split(/\s+/).length;
+  return previous && words <= 8 ? `${previous.content}\n${question}` : question;
+}

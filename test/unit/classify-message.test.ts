@@ -1,0 +1,63 @@
+import { fileURLToPath } from 'node:url';
+
+import { describe, expect, it } from 'vitest';
+
+import { classifyMessage } from '../../src/safety/classify-message.ts';
+import { loadSafetyPhrases } from '../../src/safety/load-safety-phrases.ts';
+
+const phrases = loadSafetyPhrases(fileURLToPath(new URL('../../config/safety-phrases.json', import.meta.url)));
+const kind = (text: string) => classifyMessage(text, phrases).kind;
+
+describe('classifyMessage with the shipped config/safety-phrases.json', () => {
+  it.each([
+    "I'm having heavy bleeding since this morning",
+    'severe abdominal pain after egg retrieval',
+    "my belly is very swollen and I can't breathe properly",
+    'I fainted in the bathroom',
+    'I have a fever of 38.6',
+    'chest pain and short of breath',
+    'Tengo sangrado abundante',
+    'no puedo respirar bien',
+    'I have HEAVY BLEEDING, is that normal?',
+  ])('raises the alarm for %j', (text) => {
+    expect(classifyMessage(text, phrases)).toEqual({ kind: 'emergency', category: 'medical' });
+  });
+
+  it.each(["I want to end my life", 'sometimes I feel like killing myself', 'ya no quiero vivir'])('treats %j as a self-harm emergency', (text) => {
+    expect(classifyMessage(text, phrases)).toEqual({ kind: 'emergency', category: 'self_harm' });
+  });
+
+  it.each([
+    'Is bleeding after transfer normal?',
+    'Is some spotting normal during the two-week wait?',
+    'How much pain is normal after egg retrieval?',
+    'Can I take paracetamol for a headache?',
+    '¿Es normal tener un poco de sangrado?',
+  ])('answers %j from the documents, with a nudge, without an alarm', (text) => {
+    expect(kind(text)).toBe('symptom_question');
+  });
+
+  it.each(['What is IVF?', 'When do I start my injections?', 'How much does a cycle cost?', 'Is human growth hormone used in IVF?', 'Can my partner be in the room at transfer?'])(
+    'treats %j as an ordinary question',
+    (text) => {
+      expect(kind(text)).toBe('question');
+    },
+  );
+
+  it.each(['talk to a person', 'Can I speak to someone please?', 'human', 'Agent!', 'HUMAN please', 'quiero hablar con una persona', 'humano'])('hands %j to a person', (text) => {
+    expect(kind(text)).toBe('handoff');
+  });
+
+  it.each(['STOP', 'stop', 'Unsubscribe', 'cancel', 'END', 'quit.'])('opts out on %j', (text) => {
+    expect(kind(text)).toBe('opt_out');
+  });
+
+  it.each(['START', 'start', 'Unstop'])('opts in on %j', (text) => {
+    expect(kind(text)).toBe('opt_in');
+  });
+
+  it('does not opt out when the word is part of a sentence', () => {
+    expect(kind('When do I stop the injections?')).toBe('question');
+    expect(kind('Can I cancel my appointment?')).toBe('question');
+  });
+});
