@@ -5,7 +5,7 @@ import { startTestService, type TestService } from '../support/start-test-servic
 
 /**
  * Bad input of any kind gets a clear 4xx and stores nothing. Signatures are off here (no
- * TWILIO_AUTH_TOKEN, development mode) so that every body reaches the parser.
+ * TWILIO_AUTH_TOKEN or META_APP_SECRET, development mode) so that every body reaches the parser.
  */
 describe('bad input never crashes the service', () => {
   let service: TestService;
@@ -46,9 +46,16 @@ describe('bad input never crashes the service', () => {
     const keys = fc.constantFrom('MessageSid', 'From', 'To', 'Body', 'NumMedia', 'MessageStatus', 'AccountSid', 'x', '');
     const values = fc.oneof(fc.string(), fc.constantFrom('+15551234567', 'whatsapp:+1555', 'SM123', '-1', '99999999999', '%zz', '\u0000'));
     const form = fc.dictionary(keys, values).map((entries) => new URLSearchParams(entries).toString());
-    const body = fc.oneof(form, fc.string({ maxLength: 500 }), fc.uint8Array({ maxLength: 300 }), fc.json());
+    // Meta-shaped JSON with the wrong types and missing fields in it, besides plain junk.
+    const metaShaped = fc
+      .record({
+        object: fc.constantFrom('whatsapp_business_account', 'page', 1),
+        entry: fc.array(fc.record({ id: fc.string(), changes: fc.array(fc.record({ field: fc.constantFrom('messages', 'x'), value: fc.jsonValue() })) })),
+      })
+      .map((value) => JSON.stringify(value));
+    const body = fc.oneof(form, fc.string({ maxLength: 500 }), fc.uint8Array({ maxLength: 300 }), fc.json(), metaShaped);
     const contentType = fc.constantFrom(undefined, 'application/x-www-form-urlencoded', 'application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded; charset=latin1');
-    const path = fc.constantFrom('/webhooks/twilio', '/webhooks/twilio/status');
+    const path = fc.constantFrom('/webhooks/twilio', '/webhooks/twilio/status', '/webhooks/meta');
     const before = await stored();
     const seen = new Set<number>();
     await fc.assert(
@@ -60,7 +67,7 @@ describe('bad input never crashes the service', () => {
         // Status callbacks are always acknowledged (DESIGN.md); what cannot be read is logged.
         if (target === '/webhooks/twilio/status' && response.status !== 413) expect(response.status).toBe(200);
       }),
-      { numRuns: 2000 },
+      { numRuns: 3000 },
     );
     expect(await stored()).toBe(before);
     // Sanity: the run met real rejections, not one blanket answer.
