@@ -122,6 +122,24 @@ describe('never lose, duplicate or reorder a message', () => {
     expect(service.logs.some((line) => line.level === 50 && line.msg === 'answer generation failed; replying with the best passage')).toBe(true);
   });
 
+  it('when OpenAI resets connections now and then, then the calls are retried and the answers are generated', async () => {
+    let count = 0;
+    openai.failWith = () => (++count % 2 === 1 ? 0 : undefined);
+    await send('+15554025001', 'What is ICSI?');
+    const [reply] = await twilioApi.waitForMessages(1);
+    expect(openai.calls.some((c) => c.status === 0)).toBe(true);
+    expect(reply!.body).toMatch(/^From "ICSI/);
+    expect(reply!.body).not.toContain('A member of our team can follow up');
+  });
+
+  it('when OpenAI does not answer within OPENAI_TIMEOUT_MS, then the patient gets the best passage and a follow-up line', async () => {
+    openai.latency.chat = 8_000;
+    await send('+15554026001', 'What is ICSI?');
+    const [reply] = await twilioApi.waitForMessages(1, 15_000);
+    expect(reply!.body).toMatch(/^From "ICSI/);
+    expect(reply!.body).toContain('A member of our team can follow up');
+  });
+
   it('when OpenAI asks to retry after five minutes, then no slot is held for minutes and the patient still gets an answer in time', async () => {
     openai.failWith = () => 429;
     openai.retryAfterSeconds = 300;
