@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+
 import { z } from 'zod';
 
 /**
@@ -111,6 +113,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (v.TWILIO_AUTH_TOKEN && !v.TWILIO_ACCOUNT_SID) {
     problems.push('TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set (replies are sent with both)');
   }
+  if (v.META_ACCESS_TOKEN && !v.META_APP_SECRET) {
+    problems.push('META_APP_SECRET: required when META_ACCESS_TOKEN is set (without it anyone could post messages that the clinic number would answer)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -155,6 +160,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** For entry points (npm start, npm run chat): the config, or the problems printed and exit code 1. */
 export function loadConfigOrExit(): Config {
   try {
+    // A .env beside package.json (copied from .env.example) is read first; real environment variables win.
+    if (existsSync('.env')) process.loadEnvFile('.env');
     return loadConfig();
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);

@@ -19,8 +19,9 @@ import { ingestPaths } from './knowledge/ingest-paths.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { phoneNumberOf } from './channels/phone-number.ts';
+import { failureReply } from './pipeline/fixed-replies.ts';
 import { createResponder } from './pipeline/respond-to-message.ts';
-import { classifyMessage } from './safety/classify-message.ts';
+import { kindToStore } from './safety/kind-to-store.ts';
 import { loadSafetyPhrases } from './safety/load-safety-phrases.ts';
 import { createPatientStates } from './store/patient-state.ts';
 import { createInbox } from './store/inbox.ts';
@@ -66,6 +67,9 @@ export async function start(config: Config, options: StartOptions = {}) {
   if (!config.meta.appSecret) {
     logger.warn('META_APP_SECRET is not set: Meta webhooks are accepted without a signature (development only)');
   }
+  if (config.staffAlertNumbers.length === 0) {
+    logger.warn('STAFF_ALERT_NUMBERS and STAFF_NUMBERS are empty: emergencies and requests for a person alert nobody');
+  }
   if (config.clinicPlaceholders.length > 0) {
     logger.warn({ unset: config.clinicPlaceholders }, 'clinic details are placeholders: set them before patients use the service');
   }
@@ -93,6 +97,8 @@ export async function start(config: Config, options: StartOptions = {}) {
     logger,
     metrics,
     concurrency: config.workerConcurrency,
+    failureReply: failureReply(config.clinic),
+    releaseOnShutdown: databaseKind === 'embedded',
     ...options.worker,
     answer: createResponder({
       ...config,
@@ -125,13 +131,14 @@ export async function start(config: Config, options: StartOptions = {}) {
     devOutbox: keepRepliesLocally,
     onStored: () => worker.wake(),
     rateLimitFor: (patient) => (staffNumbers.has(phoneNumberOf(patient)) ? 0 : config.patientRateLimitPerMinute),
-    classify: (message) => (message.kind === 'text' && classifyMessage(message.body, phrases).kind === 'emergency' ? 'emergency' : message.kind),
+    classify: (message) => kindToStore(message, phrases),
   });
   const server = app.listen(config.port, '0.0.0.0');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'listening');
 
+  let stopping: Promise<void> | undefined;
   // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
   // are taken meanwhile; the worker starts once there is something to answer from. Supabase is loaded
   // by whoever deploys (`npm run ingest`), once, not by every instance that starts.
@@ -161,10 +168,10 @@ export async function start(config: Config, options: StartOptions = {}) {
         });
         if (released > 0) logger.warn({ released }, 'messages left in flight by an earlier process are due again');
       }
-      worker.start();
+      // A SIGTERM during the first load must not start the worker it is about to stop.
+      if (!stopping) worker.start();
     });
 
-  let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

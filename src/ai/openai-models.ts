@@ -30,6 +30,8 @@ export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Em
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
     maxRetries: 0,
     timeout: options.timeoutMs,
+    // Not from OPENAI_LOG: at debug the SDK logs request bodies, that is patients' questions.
+    logLevel: 'warn',
   });
   const retry: RetryOptions = {
     attempts: 3,

@@ -11,10 +11,11 @@ export type InboundMessage = {
   business: string;
   body: string;
   /**
-   * 'text'; 'media' for anything the assistant cannot read (images, audio, documents…); 'emergency'
-   * for text that the safety phrases flag, set when the message is stored so it jumps the queue.
+   * 'text'; 'media' for anything the assistant cannot read (images, audio, documents…). Set when the
+   * message is stored, from the safety phrases: 'emergency' (jumps its conversation's queue) and
+   * 'command' (STOP, START, a request for a person, a staff #command: never merged into a burst).
    */
-  kind: 'text' | 'media' | 'emergency';
+  kind: 'text' | 'media' | 'emergency' | 'command';
 };
 
 export type DeliveryStatus = {

@@ -33,8 +33,9 @@ export function functionMissingError(fn: string, fields: DatabaseErrorFields): A
 
 /** A SQL error raised by the database: the same error from both transports. */
 export function sqlError(fields: DatabaseErrorFields): AppError {
+  // Postgres `details` can quote the row ("Failing row contains (…)", a patient's message in it): it
+  // stays in `details`, which the log serializer drops, and out of the message, which it keeps.
   const parts = [`database error ${fields.code ?? '(no code)'}: ${fields.message}`];
-  if (fields.details) parts.push(`details: ${fields.details}`);
   if (fields.hint) parts.push(`hint: ${fields.hint}`);
   return new AppError(parts.join('; '), {
     code: 'db_error',

@@ -38,7 +38,9 @@ export function webhookRoute(options: {
     }
     let stored = 0;
     for (const message of content.messages) {
-      const result = await inbox.enqueue({ ...message, kind: options.classify(message) }, options.rateLimitFor(message.patient));
+      // Postgres text cannot hold NUL: one stray \u0000 must not turn a patient's message into a 500.
+      const clean = { ...message, body: message.body.replaceAll('\u0000', ''), patient: message.patient.replaceAll('\u0000', ''), business: message.business.replaceAll('\u0000', '') };
+      const result = await inbox.enqueue({ ...clean, kind: options.classify(clean) }, options.rateLimitFor(clean.patient));
       if (!result.duplicate) stored++;
       logger.info(
         { inboxId: result.id, channel: message.channel, providerMessageId: message.providerMessageId, from: maskAddress(message.patient), kind: message.kind, duplicate: result.duplicate, state: result.state },

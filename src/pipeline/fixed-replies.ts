@@ -38,3 +38,8 @@ export function optOutReply(): string {
 export function optInReply(clinic: ClinicDetails): string {
   return `Welcome back. You can ask me about treatment at ${clinic.name} at any time.`;
 }
+
+/** When a message cannot be answered at all (the pipeline itself failed): never silence. */
+export function failureReply(clinic: ClinicDetails): string {
+  return `Sorry, I can't answer right now. Please call ${clinic.phone} and the team will help. If it's urgent, call ${clinic.emergencyPhone}.`;
+}

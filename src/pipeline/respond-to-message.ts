@@ -61,24 +61,32 @@ export function createResponder(deps: ResponderDependencies) {
     );
     const failed = results.filter((result) => result.status === 'rejected');
     if (deps.staffAlertNumbers.length === 0) logger.error({ inboxId: message.id, reason }, 'no STAFF_ALERT_NUMBERS to alert');
-    for (const failure of failed) logger.error({ inboxId: message.id, err: (failure as PromiseRejectedResult).reason }, 'staff alert failed');
+    for (const failure of failed) {
+      metrics.replies.inc({ channel: message.channel, outcome: 'alert_failed' });
+      logger.error({ inboxId: message.id, err: (failure as PromiseRejectedResult).reason }, 'staff alert failed');
+    }
   }
 
   return async function respond(message: ClaimedMessage, maxLength: number): Promise<string | null> {
     const log = logger.child({ inboxId: message.id });
-    if (message.kind === 'throttle_notice') return throttleNotice(clinic);
+    const found = classifyMessage(message.body, deps.phrases);
     const isStaff = staff.has(phoneNumberOf(message.patient));
-    const state = await patientStates.get(message.channel, message.patient);
-    const found = message.kind === 'media' ? { kind: 'question' as const } : classifyMessage(message.body, deps.phrases);
 
     if (found.kind === 'emergency' || message.kind === 'emergency') {
       const category = found.kind === 'emergency' ? found.category : 'medical';
       metrics.emergencies.inc();
       log.warn({ category, from: maskAddress(message.patient) }, 'emergency message: fixed reply and staff alert');
       await alertStaff(message, category === 'self_harm' ? 'URGENT (self-harm risk)' : 'URGENT (possible emergency)');
+      // The reply must not depend on a database read: if the state cannot be read, reply anyway.
+      const state = await patientStates.get(message.channel, message.patient).catch((error: unknown) => {
+        log.error({ err: error }, 'could not read the patient state; sending the emergency reply anyway');
+        return undefined;
+      });
       // Someone who opted out has asked for no messages; staff have the alert and can call.
-      return state.optedOut ? null : emergencyReply(clinic, category);
+      return state?.optedOut ? null : emergencyReply(clinic, category);
     }
+
+    const state = await patientStates.get(message.channel, message.patient);
     if (found.kind === 'opt_out') {
       await patientStates.set(message.channel, message.patient, { optedOut: true });
       log.info('patient opted out');
@@ -103,6 +111,7 @@ export function createResponder(deps: ResponderDependencies) {
       log.info('not answered: conversation handed to a person');
       return null;
     }
+    if (message.kind === 'throttle_notice') return throttleNotice(clinic);
     if (found.kind === 'handoff') {
       await patientStates.set(message.channel, message.patient, { paused: true });
       metrics.handoffs.inc();
@@ -112,6 +121,8 @@ export function createResponder(deps: ResponderDependencies) {
     }
     if (message.kind === 'media') return mediaReply(clinic);
 
+    // An answer will follow: on WhatsApp, show the message as read with a typing indicator meanwhile.
+    deps.senders[message.channel].acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
     const since = sinceDate(deps.historyTtlDays, state.historyResetAt);
     const answer = await answerQuestion(message.body, maxLength, {
       embedder: deps.embedder,

@@ -22,6 +22,14 @@ export type InboxWorkerOptions = {
   pollIntervalMs?: number;
   maxAttempts?: number;
   retryBaseDelayMs?: number;
+  /** Sent when a message fails for good before any reply was generated, so the patient is never left with silence. */
+  failureReply: string;
+  /**
+   * Whether a shutdown that times out hands the unfinished messages back at once. Right for the
+   * embedded database (this process is the only one, and it is exiting); on a shared database another
+   * instance would answer them while this one may still be sending, so their leases expire instead.
+   */
+  releaseOnShutdown: boolean;
 };
 
 /**
@@ -71,6 +79,9 @@ export function createInboxWorker(options: InboxWorkerOptions) {
           logger.error({ err: error }, 'could not claim inbox messages');
         }
         for (const message of claimed) {
+          // Our own lease ran out (renewal failing) and the claim handed the message back to us: the
+          // first handler is still on it.
+          if (inFlight.has(message.id)) continue;
           const work = handle(message).finally(() => {
             inFlight.delete(message.id);
             signal();
@@ -87,11 +98,11 @@ export function createInboxWorker(options: InboxWorkerOptions) {
     const log = logger.child({ inboxId: message.id, channel: message.channel, to: maskAddress(message.patient) });
     const sender = options.senders[message.channel];
     const started = Date.now();
+    let generated: string | null | undefined;
     try {
       let reply = message.reply;
       if (reply === null) {
-        sender.acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
-        reply = await options.answer(message, sender.maxLength(message.patient));
+        reply = generated = await options.answer(message, sender.maxLength(message.patient));
         if (reply === null) {
           await inbox.finish(message.id, owner, 'skipped');
           log.info('no reply, by design (opted out, paused, or staff-only mode)');
@@ -122,7 +133,19 @@ export function createInboxWorker(options: InboxWorkerOptions) {
         metrics.replies.inc({ channel: message.channel, outcome: 'failed' });
         log.error({ err: error, attempt: message.attempts }, 'reply failed for good');
         await inbox.finish(message.id, owner, 'failed', reason).catch((e: unknown) => log.error({ err: e }, 'could not mark message failed'));
+        if (generated === undefined && message.reply === null) await sendFailureReply(message, sender, log);
       }
+    }
+  }
+
+  /** Best effort, once: the pipeline itself failed (say the database), so the patient hears something. */
+  async function sendFailureReply(message: ClaimedMessage, sender: Sender, log: Logger) {
+    try {
+      const { providerMessageId } = await sender.send({ from: message.business, to: message.patient, body: options.failureReply });
+      metrics.replies.inc({ channel: message.channel, outcome: 'sent' });
+      await inbox.recordOutbound({ inboxId: message.id, channel: message.channel, conversation: message.conversation, body: options.failureReply, providerMessageId });
+    } catch (error) {
+      log.error({ err: error }, 'could not send the failure reply either');
     }
   }
 
@@ -159,7 +182,7 @@ export function createInboxWorker(options: InboxWorkerOptions) {
         Promise.allSettled(inFlight.values()).then(() => true),
         sleep(timeoutMs).then(() => false),
       ]);
-      if (!settled) {
+      if (!settled && options.releaseOnShutdown) {
         const left = [...inFlight.keys()];
         logger.warn({ left: left.length }, 'shutdown timeout: leaving unfinished messages in the inbox');
         await Promise.all(left.map((id) => inbox.retry(id, owner, 'shutdown', 0).catch(() => undefined)));

@@ -156,7 +156,8 @@ begin
   if new_id is not null then
     return jsonb_build_object('id', new_id, 'duplicate', true, 'state', (select state from inbox where id = new_id));
   end if;
-  if p_rate_limit > 0 then
+  -- An emergency is never throttled: a frightened patient sending many messages is the case it is for.
+  if p_rate_limit > 0 and p_kind <> 'emergency' then
     -- Serialise the count per patient, so that concurrent deliveries cannot all slip under the limit.
     perform pg_advisory_xact_lock(hashtext(p_channel || ':' || p_patient));
     select count(*) into recent from inbox
@@ -184,12 +185,18 @@ end $$;
 -- A text message that has not been answered yet takes along the text messages that arrived after it in
 -- the same conversation ('merged'): a patient who writes in three quick pieces gets one answer to all
 -- three. `body` is the whole burst, in order.
-create or replace function inbox_claim(p_owner text, p_lease_seconds int, p_limit int)
+create or replace function inbox_claim(p_owner text, p_lease_seconds int, p_limit int, p_max_attempts int default 10)
 returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   claimed_ids bigint[];
   result jsonb;
 begin
+  -- A message whose lease keeps running out (it crashes the process every time) is given up, so that
+  -- it cannot hold its conversation, and restart the service, forever.
+  update inbox set state = 'failed', last_error = 'gave up after ' || attempts || ' attempts whose lease ran out',
+         finished_at = now(), lease_owner = null, lease_until = null
+  where state = 'processing' and lease_until < now() and attempts >= p_max_attempts;
+
   with heads as (
     select distinct on (conversation) id
     from inbox
@@ -228,7 +235,13 @@ begin
   where head.id = any (claimed_ids)
     and head.kind = 'text' and head.reply is null
     and f.conversation = head.conversation and f.id > head.id
-    and f.state = 'pending' and f.kind = 'text';
+    and f.state = 'pending' and f.kind = 'text'
+    -- Only the unbroken run of text right after the head: a STOP, a request for a person, a staff
+    -- command or a photo in between keeps its own turn, and what follows it waits for that turn.
+    and not exists (
+      select 1 from inbox x
+      where x.conversation = head.conversation and x.id > head.id and x.id < f.id and x.kind <> 'text'
+    );
 
   select coalesce(jsonb_agg(jsonb_build_object(
       'id', i.id, 'channel', i.channel, 'provider_message_id', i.provider_message_id,

@@ -105,6 +105,18 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       expect(await inbox.stats()).toEqual({ answered: 1, processing: 2 });
     });
 
+    it('when a burst has a command in it, then only the text before the command is merged, and the command keeps its own turn', async () => {
+      const first = await inbox.enqueue(inbound('+15550000012', 'SM-cmd-1', 'What is IVF?'));
+      await inbox.enqueue(inbound('+15550000012', 'SM-cmd-2', 'and ICSI?'));
+      const stop = await inbox.enqueue({ ...inbound('+15550000012', 'SM-cmd-3', 'STOP'), kind: 'command' });
+      await inbox.enqueue(inbound('+15550000012', 'SM-cmd-4', 'sorry, one more'));
+      const [claimed] = await inbox.claim('worker-1', 60, 10);
+      expect(claimed).toMatchObject({ id: first.id, merged: 1, body: 'What is IVF?\nand ICSI?' });
+      await inbox.finish(first.id, 'worker-1', 'answered');
+      const [next] = await inbox.claim('worker-1', 60, 10);
+      expect(next).toMatchObject({ id: stop.id, kind: 'command', merged: 0, body: 'STOP' });
+    });
+
     it('when a patient sends a burst before the worker starts on it, then it is claimed as one message with the whole burst, in order', async () => {
       const first = await inbox.enqueue(inbound('+15550000011', 'SM-burst-1', 'hi'));
       await inbox.enqueue(inbound('+15550000011', 'SM-burst-2', 'I have a question'));
@@ -227,7 +239,9 @@ describe.each(transports)('database contract: %s', (_name, open) => {
         p_channel: 'fax', p_provider_message_id: 'FAX-1', p_conversation: 'fax:1:2', p_patient: '1', p_business: '2', p_body: 'hello',
       });
       await expect(call).rejects.toMatchObject({ code: 'db_error', retryable: false, details: { code: '23514' } });
-      await expect(call).rejects.toThrow(/^database error 23514: new row for relation "inbox" violates check constraint "inbox_channel_check"; details: Failing row contains/);
+      await expect(call).rejects.toThrow(/^database error 23514: new row for relation "inbox" violates check constraint "inbox_channel_check"$/);
+      // The failing row (a patient's message in it) stays out of the message, which is what gets logged.
+      await expect(call).rejects.toMatchObject({ details: { details: expect.stringMatching(/^Failing row contains/) } });
     });
   });
 });

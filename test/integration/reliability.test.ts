@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { isRewriteRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
@@ -189,6 +190,11 @@ describe('never lose, duplicate or reorder a message', () => {
     // Every one of the first 20 was answered (bursts answered together).
     const answered = toFlooder.filter((m) => m.body.startsWith('Answer to:')).map((m) => m.body).join(' | ');
     for (let i = 0; i < 20; i++) expect(answered).toContain(`message ${i}`);
+
+    // An emergency is never throttled.
+    await send('+15554060001', 'now I have heavy bleeding');
+    await waitFor(() => twilioApi.messages.some((m) => m.to === '+15554060001' && m.body.includes('emergency line')), { what: 'emergency reply despite the throttle' });
+    expect(twilioApi.messages.some((m) => m.to === '+15550001111' && m.body.includes('URGENT'))).toBe(true);
   });
 
   it('when a staff number sends many messages, then it is not throttled', async () => {
@@ -199,5 +205,26 @@ describe('never lose, duplicate or reorder a message', () => {
       return !stats.pending && !stats.processing;
     }, { what: 'staff burst answered' });
     expect(twilioApi.messages.some((m) => m.body.includes('a lot of messages'))).toBe(false);
+  });
+});
+
+describe('when the pipeline itself fails', () => {
+  it('when a message cannot be answered at all (the search function is gone), then the patient still hears something', async () => {
+    const twilioApi = await startFakeTwilio();
+    const service = await startTestService(twilioEnv(twilioApi));
+    try {
+      await (service.db as PgliteDatabase).exec('drop function hybrid_search');
+      await postTwilioWebhook(service.url, { From: '+15554070001', To: CLINIC, Body: 'What is IVF?' }, { authToken: twilioApi.authToken });
+      const [reply] = await twilioApi.waitForMessages(1);
+      expect(reply!.body).toBe("Sorry, I can't answer right now. Please call +15550000000 and the team will help. If it's urgent, call +15559999999.");
+      const [failure] = await waitFor(async () => {
+        const failures = await service.inbox.failures();
+        return failures.length > 0 && failures;
+      }, { what: 'message marked failed' });
+      expect(failure!.error).toMatch(/hybrid_search/);
+    } finally {
+      await service.stop();
+      await twilioApi.close();
+    }
   });
 });

@@ -82,6 +82,13 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       expect(repliesTo('+15556000002')[1]!.body).toMatch(/^From "What Is IVF/);
     });
 
+    it('when the emergency is the caption of a photo, then it is still an emergency', async () => {
+      await postTwilioWebhook(service.url, { From: 'whatsapp:+15556000005', To: 'whatsapp:+15557654322', Body: 'heavy bleeding since this morning', NumMedia: '1' }, { authToken: twilioApi.authToken });
+      await twilioApi.waitForMessages(3);
+      expect(repliesTo('whatsapp:+15556000005')[0]!.body).toMatch(/emergency line/);
+      expect(repliesTo(`whatsapp:${ALERTS[0]}`)[0]!.body).toContain('URGENT');
+    });
+
     it('when thoughts of self-harm are described, then the reply points to crisis help and staff are alerted', async () => {
       await send('+15556000003', "I don't want to live anymore");
       await twilioApi.waitForMessages(3);

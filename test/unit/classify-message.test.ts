@@ -19,6 +19,9 @@ describe('classifyMessage with the shipped config/safety-phrases.json', () => {
     'Tengo sangrado abundante',
     'no puedo respirar bien',
     'I have HEAVY BLEEDING, is that normal?',
+    "there's a lot of blood and I can't stop bleeding",
+    'my temperature is 39.2',
+    'tengo mucha sangre',
   ])('raises the alarm for %j', (text) => {
     expect(classifyMessage(text, phrases)).toEqual({ kind: 'emergency', category: 'medical' });
   });
@@ -37,7 +40,15 @@ describe('classifyMessage with the shipped config/safety-phrases.json', () => {
     expect(kind(text)).toBe('symptom_question');
   });
 
-  it.each(['What is IVF?', 'When do I start my injections?', 'How much does a cycle cost?', 'Is human growth hormone used in IVF?', 'Can my partner be in the room at transfer?'])(
+  it.each([
+    'What is IVF?',
+    'When do I start my injections?',
+    'How much does a cycle cost?',
+    'Is human growth hormone used in IVF?',
+    'Can my partner be in the room at transfer?',
+    'My embryologist said the blastocyst collapsed before freezing, is that bad?',
+    'Are you a real person?',
+  ])(
     'treats %j as an ordinary question',
     (text) => {
       expect(kind(text)).toBe('question');

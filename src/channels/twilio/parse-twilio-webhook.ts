@@ -17,9 +17,7 @@ export function parseTwilioWebhook(request: WebhookRequest): WebhookContent {
   if (!sid || !SID.test(sid)) throw badRequest('MessageSid is missing or not a Twilio message sid');
   if (!from || !ADDRESS.test(from)) throw badRequest('From is missing or not a phone address');
   if (!to || !ADDRESS.test(to)) throw badRequest('To is missing or not a phone address');
-  if (body.length > 1600) throw badRequest('Body is longer than Twilio allows (1600 characters)');
   const hasMedia = Number.isFinite(mediaCount) && mediaCount > 0;
-  if (body.trim() === '' && !hasMedia) throw badRequest('Body is empty and there is no media');
   return {
     messages: [
       {
@@ -29,7 +27,9 @@ export function parseTwilioWebhook(request: WebhookRequest): WebhookContent {
         business: to,
         body,
         // A caption is about a file the assistant cannot see: media gets the "text only, please" answer.
-        kind: hasMedia ? 'media' : 'text',
+        // So does a message with no words and no media (a WhatsApp location share): a 400 here would
+        // leave the patient with silence, since Twilio does not retry a 4xx.
+        kind: hasMedia || body.trim() === '' ? 'media' : 'text',
       },
     ],
     statuses: [],

@@ -17,7 +17,8 @@ class RebasedRequestClient extends twilio.RequestClient {
   }
 
   override request<TData>(opts: TwilioRequestClient.RequestOptions<TData>) {
-    return super.request<TData>({ ...opts, uri: opts.uri.replace(/^https:\/\/api\.twilio\.com/, this.baseUrl) });
+    // Any API host (api.twilio.com, or api.<edge>.<region>.twilio.com when TWILIO_EDGE is set).
+    return super.request<TData>({ ...opts, uri: opts.uri.replace(/^https:\/\/api(\.[a-z0-9-]+)*\.twilio\.com/, this.baseUrl) });
   }
 }
 
@@ -29,7 +30,12 @@ export function createTwilioSender(options: {
   timeoutMs?: number;
 }): Sender {
   const httpClient = new RebasedRequestClient(options.apiBaseUrl, options.timeoutMs ?? 15_000);
-  const client = twilio(options.accountSid, options.authToken, { httpClient });
+  // logLevel set here so that TWILIO_LOG_LEVEL=debug in the environment cannot make the SDK log
+  // request bodies (patients' numbers and replies).
+  const client = twilio(options.accountSid, options.authToken, {
+    logLevel: 'info',
+    ...(options.apiBaseUrl === 'https://api.twilio.com' ? {} : { httpClient }),
+  });
   return {
     maxLength: () => TWILIO_MAX_BODY,
     async send({ from, to, body }) {
