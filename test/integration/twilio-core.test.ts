@@ -22,7 +22,7 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
       ...openaiEnv(openai),
       OPENAI_MAX_CONCURRENCY: '3',
       ...twilioEnv(twilioApi),
-    });
+    }, { fresh: true });
   });
   afterEach(async () => {
     await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
