@@ -10,20 +10,22 @@ export function messageSid(): string {
 
 export type InboundSms = { From: string; To: string; Body: string; MessageSid?: string } & Record<string, string>;
 
+export type TwilioWebhookOptions = { authToken?: string; signature?: string; signedUrl?: string };
+
 /**
- * Posts a Messaging webhook as Twilio does: form-encoded, signed with the real signing code over the
- * URL it calls (or `signedUrl`, as behind a proxy) when an auth token is given.
+ * A Messaging webhook as Twilio sends it to `url`: the form-encoded body and its headers, signed with
+ * the real signing code over that URL (or `signedUrl`, as behind a proxy) when an auth token is given.
  */
-export async function postTwilioWebhook(
-  baseUrl: string,
-  params: InboundSms,
-  options: { authToken?: string; signature?: string; signedUrl?: string; path?: string } = {},
-): Promise<Response> {
-  const path = options.path ?? '/webhooks/twilio';
+export function twilioWebhookRequest(url: string, params: InboundSms, options: TwilioWebhookOptions = {}): { headers: Record<string, string>; body: string } {
   const form: Record<string, string> = { AccountSid: 'AC0123456789abcdef0123456789abcdef', NumMedia: '0', ...params, MessageSid: params.MessageSid ?? messageSid() };
-  const url = `${baseUrl}${path}`;
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   if (options.signature !== undefined) headers['x-twilio-signature'] = options.signature;
   else if (options.authToken) headers['x-twilio-signature'] = twilio.getExpectedTwilioSignature(options.authToken, options.signedUrl ?? url, form);
-  return fetch(url, { method: 'POST', headers, body: new URLSearchParams(form).toString() });
+  return { headers, body: new URLSearchParams(form).toString() };
+}
+
+/** Posts a Messaging webhook as Twilio does (see twilioWebhookRequest). */
+export async function postTwilioWebhook(baseUrl: string, params: InboundSms, options: TwilioWebhookOptions & { path?: string } = {}): Promise<Response> {
+  const url = `${baseUrl}${options.path ?? '/webhooks/twilio'}`;
+  return fetch(url, { method: 'POST', ...twilioWebhookRequest(url, params, options) });
 }

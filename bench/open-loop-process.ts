@@ -1,0 +1,86 @@
+// An open-loop load generator, in a process of its own: it sends signed Twilio webhooks at a fixed
+// rate, each at its scheduled time whether or not earlier ones were answered (a closed loop, which
+// waits for answers, would slow down with the server and hide its queueing). Bodies and signatures
+// are computed before the clock starts. Driven by bench/open-loop.ts.
+import { twilioWebhookRequest } from '../test/support/twilio-webhook-client.ts';
+import { epochMs } from './clock.ts';
+import type { OpenLoopMessage, OpenLoopPlan, OpenLoopResult } from './open-loop.ts';
+import { postWebhook, webhookAgent } from './post-webhook.ts';
+import { CLINIC_NUMBER, patientNumber, question } from './workload.ts';
+
+if (!process.send) throw new Error('open-loop-process.ts runs as a child of bench/open-loop.ts');
+const send = (message: OpenLoopMessage) => process.send!(message);
+
+let prepared: { plan: OpenLoopPlan; requests: ReturnType<typeof twilioWebhookRequest>[] } | undefined;
+
+process.on('message', (message: { op: 'prepare'; plan: OpenLoopPlan } | { op: 'go' }) => {
+  if (message.op === 'prepare') {
+    const { plan } = message;
+    const requests = Array.from({ length: plan.requests }, (_, index) =>
+      twilioWebhookRequest(plan.url, { From: patientNumber(plan.firstPatient + (index % plan.patients)), To: CLINIC_NUMBER, Body: question(index) }, { authToken: plan.authToken }),
+    );
+    prepared = { plan, requests };
+    send({ event: 'prepared' });
+  } else if (prepared) {
+    void run(prepared.plan, prepared.requests).then((result) => {
+      send({ event: 'done', result });
+    });
+  }
+});
+
+async function run(plan: OpenLoopPlan, requests: ReturnType<typeof twilioWebhookRequest>[]): Promise<OpenLoopResult> {
+  const agent = webhookAgent();
+  const url = new URL(plan.url);
+  const intervalMs = 1000 / plan.rate;
+  const latencyMs = new Float64Array(requests.length).fill(Number.NaN);
+  const lateMs = new Float64Array(requests.length);
+  const statuses: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  const inFlight: Promise<void>[] = [];
+  const cpuBefore = process.cpuUsage();
+  const startedAt = epochMs();
+  let next = 0;
+
+  const fire = (index: number, scheduledAt: number) => {
+    const sentAt = epochMs();
+    lateMs[index] = sentAt - scheduledAt;
+    inFlight.push(
+      postWebhook(agent, url, requests[index]!, plan.timeoutMs).then((outcome) => {
+        if ('status' in outcome) {
+          latencyMs[index] = epochMs() - sentAt;
+          statuses[outcome.status] = (statuses[outcome.status] ?? 0) + 1;
+        } else {
+          errors[outcome.error] = (errors[outcome.error] ?? 0) + 1;
+        }
+      }),
+    );
+  };
+  // Every millisecond or so, send whatever is due by now; no busy loop, the CPU is shared with the server.
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = epochMs();
+      while (next < requests.length && startedAt + next * intervalMs <= now) {
+        fire(next, startedAt + next * intervalMs);
+        next++;
+      }
+      if (next < requests.length) setTimeout(tick, Math.max(0, startedAt + next * intervalMs - epochMs()));
+      else resolve();
+    };
+    tick();
+  });
+  const sendingMs = epochMs() - startedAt;
+  await Promise.all(inFlight);
+  const cpu = process.cpuUsage(cpuBefore);
+  agent.destroy();
+  return {
+    sent: requests.length,
+    startedAt,
+    sendingMs,
+    elapsedMs: epochMs() - startedAt,
+    latencyMs: [...latencyMs].filter((value) => !Number.isNaN(value)),
+    lateMs: [...lateMs],
+    statuses,
+    errors,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
+}

@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+
+import type { Latency } from './start-fakes.ts';
+
+export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export type BenchOptions = {
+  quick: boolean;
+  only: Set<ScenarioName>;
+  latency: Latency;
+  ack: { rates: number[]; seconds: number; patients: number; maxConcurrency: number };
+  endToEnd: { samples: number };
+  throughput: { patients: number; caps: number[] };
+  /** Run the blocking baseline on its own rather than alongside the cap-1 run (see BENCHMARKS.md). */
+  sequential: boolean;
+  ingest: { chunks: number };
+};
+
+/** Every option, as a flag (`--ack-seconds 5`) or as the environment (`BENCH_ACK_SECONDS=5`); the flag wins. */
+const FLAGS = {
+  quick: { type: 'boolean' },
+  sequential: { type: 'boolean' },
+  only: { type: 'string' },
+  'embedding-ms': { type: 'string' },
+  'chat-ms': { type: 'string' },
+  'send-ms': { type: 'string' },
+  'ack-rates': { type: 'string' },
+  'ack-seconds': { type: 'string' },
+  'ack-patients': { type: 'string' },
+  'ack-cap': { type: 'string' },
+  samples: { type: 'string' },
+  patients: { type: 'string' },
+  caps: { type: 'string' },
+  chunks: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+export const USAGE = `npm run bench [-- options]     every option also reads BENCH_<NAME> (BENCH_CHAT_MS=800)
+  --quick              a smoke run of about a minute (2 s a rate, 8 patients, 200 chunks)
+  --only a,b           scenarios: ${SCENARIOS.join(', ')}
+  --embedding-ms 150   --chat-ms 1200   --send-ms 80      latency of the fakes
+  --ack-rates 100,500,1000   --ack-seconds 20   --ack-patients 2000   --ack-cap 4
+  --samples 20         end-to-end messages
+  --patients 200       --caps 1,4,8,16     throughput under a cap
+  --sequential         run the blocking baseline on its own, not alongside the cap-1 run
+  --chunks 1000        chunks ingested while the event loop is watched`;
+
+export function parseOptions(argv: string[], env: Record<string, string | undefined>): BenchOptions | 'help' {
+  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
+  if (values.help) return 'help';
+  const raw = (name: keyof typeof FLAGS): string | boolean | undefined => values[name] ?? env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
+  const quick = raw('quick') === true || raw('quick') === '1' || raw('quick') === 'true';
+  const number = (name: keyof typeof FLAGS, full: number, smoke: number) => {
+    const value = raw(name);
+    if (value === undefined) return quick ? smoke : full;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name}: not a number: ${String(value)}`);
+    return parsed;
+  };
+  const list = (name: keyof typeof FLAGS, full: number[], smoke: number[]) => {
+    const value = raw(name);
+    if (value === undefined) return quick ? smoke : full;
+    const parsed = String(value).split(',').map(Number);
+    if (parsed.some((item) => !Number.isInteger(item) || item <= 0)) throw new Error(`--${name}: not a list of positive integers: ${String(value)}`);
+    return parsed;
+  };
+  const only = raw('only');
+  const names = only === undefined ? [...SCENARIOS] : String(only).split(',');
+  for (const name of names) if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(', ')})`);
+  const sequential = raw('sequential');
+  return {
+    quick,
+    only: new Set(names as ScenarioName[]),
+    latency: { embeddingMs: number('embedding-ms', 150, 150), chatMs: number('chat-ms', 1200, 1200), sendMs: number('send-ms', 80, 80) },
+    ack: { rates: list('ack-rates', [100, 500, 1000], [100, 500, 1000]), seconds: number('ack-seconds', 20, 2), patients: number('ack-patients', 2000, 2000), maxConcurrency: number('ack-cap', 4, 4) },
+    endToEnd: { samples: number('samples', 20, 3) },
+    throughput: { patients: number('patients', 200, 8), caps: list('caps', [1, 4, 8, 16], [1, 4, 8, 16]) },
+    sequential: sequential === true || sequential === '1' || sequential === 'true',
+    ingest: { chunks: number('chunks', 1000, 200) },
+  };
+}

@@ -1,0 +1,138 @@
+import type { AckAtRate } from './ack-under-load.ts';
+import type { EndToEnd } from './end-to-end.ts';
+import type { IngestDelay } from './event-loop-during-ingest.ts';
+import type { CpuShare, Machine } from './machine.ts';
+import { markdownTable, ms, ratio, seconds } from './markdown-table.ts';
+import type { BenchOptions } from './options.ts';
+import type { Burst } from './patient-burst.ts';
+import type { AtCap } from './throughput-under-cap.ts';
+
+export type Results = {
+  ack?: AckAtRate[];
+  endToEnd?: EndToEnd;
+  throughput?: AtCap[];
+  baseline?: Burst & { alongsideCap1: boolean };
+  ingest?: IngestDelay[];
+};
+
+const TARGETS = { ackP99Ms: 10, ackRate: 500, overheadMs: 50, capRatio: 1.1, loopP99Ms: 20 };
+
+const verdict = (met: boolean) => (met ? 'met' : '**missed**');
+const cpu = (share: CpuShare) => (share ? `${share.ownCores.toFixed(2)} / ${share.otherCores.toFixed(2)}${share.cpuPressure === undefined ? '' : ` / ${Math.round(share.cpuPressure * 100)}%`}` : '–');
+const errors = (counts: Record<string, number>) => Object.entries(counts).map(([reason, count]) => `${count} ${reason}`).join(', ') || '0';
+
+/** The tables of one run, in Markdown, as BENCHMARKS.md shows them. */
+export function formatReport(machine: Machine, options: BenchOptions, results: Results): string {
+  const { embeddingMs, chatMs, sendMs } = options.latency;
+  const out: string[] = [
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB; ${machine.os}; Node ${machine.node}; load average at start ${machine.loadAverage.join(', ')}.`,
+    `Fakes: embedding ${embeddingMs} ms, chat completion ${chatMs} ms, Twilio send ${sendMs} ms; embedded database (PGlite) in memory.${options.quick ? ' **Quick (smoke) run.**' : ''}`,
+    'CPU columns: cores used by the benchmark (service, fakes, load generator) / by everything else on the machine / share of time some task waited for a CPU.',
+  ];
+
+  if (results.ack) {
+    out.push('', `### 1. Webhook acknowledgement under load (${options.ack.seconds} s a rate, OPENAI_MAX_CONCURRENCY ${options.ack.maxConcurrency})`, '');
+    out.push(
+      markdownTable(
+        ['rate', 'sent', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'answered meanwhile', 'OpenAI in flight (max)', 'generator lag p99 ms', 'CPU', `target p99 < ${TARGETS.ackP99Ms} ms`],
+        results.ack.map((row) => [
+          `${row.rate}/s`,
+          String(row.sent),
+          ms(row.latencyMs.p50),
+          ms(row.latencyMs.p99),
+          ms(row.latencyMs.max),
+          errors(row.errors),
+          String(row.answeredDuringLoad),
+          String(row.openaiMaxInFlight),
+          ms(row.generatorLagMs.p99),
+          cpu(row.cpu),
+          row.rate === TARGETS.ackRate ? verdict(row.latencyMs.p99 < TARGETS.ackP99Ms && Object.keys(row.errors).length === 0) : '',
+        ]),
+      ),
+    );
+  }
+
+  if (results.endToEnd) {
+    const e2e = results.endToEnd;
+    out.push('', `### 2. End to end, one patient at a time (${e2e.samples} messages)`, '');
+    out.push(
+      markdownTable(
+        ['', 'p50 ms', 'p99 ms', 'max ms'],
+        [
+          ['webhook to reply accepted by Twilio', ms(e2e.endToEndMs.p50), ms(e2e.endToEndMs.p99), ms(e2e.endToEndMs.max)],
+          ['critical path: max(embedding, history) + search + chat + send', ms(e2e.criticalPathMs.p50), ms(e2e.criticalPathMs.p99), ms(e2e.criticalPathMs.max)],
+          ['overhead (end to end − critical path)', ms(e2e.overheadMs.p50), ms(e2e.overheadMs.p99), ms(e2e.overheadMs.max)],
+          ['webhook acknowledgement', ms(e2e.ackMs.p50), ms(e2e.ackMs.p99), ms(e2e.ackMs.max)],
+        ],
+      ),
+    );
+    const stages = Object.entries(e2e.stageMeanMs).map(([stage, value]) => `${stage} ${ms(value)}`).join(', ');
+    out.push('', `Stages as the service timed them (means, ms): ${stages}. CPU ${cpu(e2e.cpu)}. Target overhead p99 < ${TARGETS.overheadMs} ms: ${verdict(e2e.overheadMs.p99 < TARGETS.overheadMs)}.`);
+  }
+
+  if (results.throughput) {
+    const patients = results.throughput[0]?.patients ?? options.throughput.patients;
+    out.push('', `### 3. Throughput under a cap (${patients} patients at once)`, '');
+    out.push('Bound = max(N·(embedding + chat)/cap, embedding + ⌈N/cap⌉·chat) + send: the OpenAI time the cap lets through, then the last send.', '');
+    out.push(
+      markdownTable(
+        ['cap', 'all answered', 'bound', 'measured / bound', 'OpenAI in flight (max)', 'OpenAI calls', 'ack p50 ms', 'ack p99 ms', 'errors', 'CPU', `target ≤ ${ratio(TARGETS.capRatio)}`],
+        results.throughput.map((row) => [
+          String(row.cap),
+          seconds(row.totalMs),
+          seconds(row.boundMs),
+          ratio(row.ratio),
+          `${row.openaiMaxInFlight}${row.openaiMaxInFlight === Math.min(row.cap, row.patients) ? '' : ` (expected ${Math.min(row.cap, row.patients)})`}`,
+          String(row.openaiCalls),
+          ms(row.ackMs.p50),
+          ms(row.ackMs.p99),
+          errors(row.errors),
+          cpu(row.cpu),
+          verdict(row.ratio <= TARGETS.capRatio && row.openaiMaxInFlight <= row.cap),
+        ]),
+      ),
+    );
+  }
+
+  if (results.baseline) {
+    const baseline = results.baseline;
+    out.push('', `### 4. Blocking baseline: the same ${baseline.patients} patients at once, answered inside the request, one request at a time`, '');
+    if (baseline.alongsideCap1) out.push('Ran alongside the cap-1 run of table 3, started a second after it (see BENCHMARKS.md).', '');
+    const rows: string[][] = [['blocking handler', ms(baseline.ackMs.p50), ms(baseline.ackMs.p99), ms(baseline.ackMs.max), String(baseline.acksOver15s), seconds(baseline.totalMs), '', '']];
+    for (const service of (results.throughput ?? []).filter((row) => row.patients === baseline.patients && (row.cap === 1 || row.cap === 4))) {
+      rows.push([
+        `this service, cap ${service.cap}${service.cap === 4 ? ' (default)' : ''}`,
+        ms(service.ackMs.p50),
+        ms(service.ackMs.p99),
+        ms(service.ackMs.max),
+        String(service.acksOver15s),
+        seconds(service.totalMs),
+        `${ratio(baseline.ackMs.p50 / service.ackMs.p50)} / ${ratio(baseline.ackMs.p99 / service.ackMs.p99)}`,
+        ratio(baseline.totalMs / service.totalMs),
+      ]);
+    }
+    out.push(markdownTable(['', 'ack p50 ms', 'ack p99 ms', 'ack max ms', 'acks after 15 s', 'all answered', 'ack ratio p50 / p99 (blocking ÷ service)', 'total-time ratio'], rows));
+  }
+
+  if (results.ingest) {
+    out.push('', `### 5. Event-loop delay on the main thread while ingesting`, '');
+    out.push('Delay = what monitorEventLoopDelay records (10 ms resolution) minus the 10 ms timer period.', '');
+    out.push(
+      markdownTable(
+        ['database', 'embeddings', 'chunks', 'ingest', 'delay p50 ms', 'delay p99 ms', 'delay max ms', 'CPU', `target p99 < ${TARGETS.loopP99Ms} ms`],
+        results.ingest.map((row) => [
+          row.database,
+          row.embeddings ? `yes (${embeddingMs} ms a batch)` : 'no',
+          String(row.chunks),
+          seconds(row.ingestMs),
+          ms(row.delayMs.p50),
+          ms(row.delayMs.p99),
+          ms(row.delayMs.max),
+          cpu(row.cpu),
+          row.database === 'worker thread' ? verdict(row.delayMs.p99 < TARGETS.loopP99Ms) : '(contrast)',
+        ]),
+      ),
+    );
+  }
+  return out.join('\n');
+}
