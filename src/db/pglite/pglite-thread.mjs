@@ -20,6 +20,31 @@ const ready = PGlite.create({
   ...(options.loadDataDir ? { loadDataDir: new Blob([options.loadDataDir]) } : {}),
 });
 
+// PGlite is Postgres in single-user mode, without autovacuum: left alone, no table is ever analyzed
+// and the planner takes every table for nearly empty. With a thousand messages pending, that made the
+// inbox claim a nested loop over the whole backlog, 250 ms a claim instead of 10, with every webhook
+// queued behind it (npm run bench, see BENCHMARKS.md). So this thread does the analyze half of
+// autovacuum's job: every 2 s it looks (in under a millisecond) for tables never analyzed or changed by
+// as many rows as they hold (50 at least) since, and analyzes them on a small sample. A growing table
+// is analyzed at each doubling, a handful of times in all, for about 20 ms each.
+const ANALYZE_CHECK_INTERVAL_MS = 2_000;
+const STALE_TABLES = `
+  select format('public.%I', relname) as name
+  from pg_class
+  where relnamespace = 'public'::regnamespace and relkind = 'r'
+    and (reltuples < 0 or pg_stat_get_mod_since_analyze(oid) >= greatest(50, reltuples))`;
+let nextAnalyzeCheck = Date.now();
+let closing = false;
+
+/** @param {import('@electric-sql/pglite').PGlite} db */
+async function analyzeStaleTables(db) {
+  const { rows } = await db.query(STALE_TABLES);
+  for (const { name } of /** @type {{ name: string }[]} */ (rows)) {
+    // A sample of 3,000 rows (target 10) is plenty for these plans, and a tenth of the default's cost.
+    await db.exec(`begin; set local default_statistics_target = 10; analyze ${name}; commit;`);
+  }
+}
+
 /** @param {unknown} error */
 function describe(error) {
   const e = /** @type {Record<string, unknown>} */ (error ?? {});
@@ -44,6 +69,7 @@ port.on('message', async (/** @type {{ id: number, op: string, sql?: string, par
       const file = await db.dumpDataDir('none');
       result = new Uint8Array(await file.arrayBuffer());
     } else if (request.op === 'close') {
+      closing = true;
       await db.close();
       result = null;
     } else {
@@ -52,5 +78,10 @@ port.on('message', async (/** @type {{ id: number, op: string, sql?: string, par
     port.postMessage({ id: request.id, ok: true, result });
   } catch (error) {
     port.postMessage({ id: request.id, ok: false, error: describe(error) });
+  }
+  if (!closing && Date.now() >= nextAnalyzeCheck) {
+    nextAnalyzeCheck = Date.now() + ANALYZE_CHECK_INTERVAL_MS;
+    // Best effort: a failed analyze leaves the old statistics, and the next check tries again.
+    ready.then(analyzeStaleTables).catch(() => undefined);
   }
 });
