@@ -23,7 +23,7 @@ const ready = PGlite.create({
 // PGlite is Postgres in single-user mode, without autovacuum: left alone, no table is ever analyzed
 // and the planner takes every table for nearly empty. With a thousand messages pending, that made the
 // inbox claim a nested loop over the whole backlog, 250 ms a claim instead of 10, with every webhook
-// queued behind it (npm run bench, see BENCHMARKS.md). So this thread does the analyze half of
+// queued behind it (measured with npm run bench). So this thread does the analyze half of
 // autovacuum's job: every 2 s it looks (in under a millisecond) for tables never analyzed or changed by
 // as many rows as they hold (50 at least) since, and analyzes them on a small sample. A growing table
 // is analyzed at each doubling, a handful of times in all, for about 20 ms each.
