@@ -7,6 +7,7 @@ import { startCpuMeter, type CpuShare } from './machine.ts';
 import type { BenchOptions } from './options.ts';
 import { postWebhook, webhookAgent } from './post-webhook.ts';
 import { startBenchService } from './start-bench-service.ts';
+import { warmUpWithPictures } from './warm-up-with-pictures.ts';
 import type { Fakes } from './start-fakes.ts';
 import { summarize, type Summary } from './stats.ts';
 import { CLINIC_NUMBER, patientNumber, question } from './workload.ts';
@@ -55,7 +56,8 @@ export async function endToEnd(options: BenchOptions, fakes: Fakes, knowledge: U
       return { ackMs, endToEndMs: repliedAt - sentAt, stages };
     };
 
-    // Warm-up (JIT, keep-alive connections to the fakes), from a patient not measured.
+    // Warm-up (JIT, keep-alive connections to the fakes), from patients not measured.
+    await warmUpWithPictures(service.url, fakes);
     for (let index = 0; index < 3; index++) await ask(patientNumber(800_000), index);
 
     const meter = startCpuMeter(() => [fakes.pid]);

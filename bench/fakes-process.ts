@@ -40,6 +40,9 @@ process.on('message', async (request: FakesRequest) => {
         twilio: { messages: twilioApi.messages.length, requests: twilioApi.requests },
       },
     });
+  } else if (request.op === 'resetMaxInFlight') {
+    openai.maxInFlight = openai.inFlight;
+    send({ id: request.id, result: null });
   } else if (request.op === 'close') {
     void Promise.all([openai.close(), twilioApi.close()]).finally(() => process.exit(0));
   }

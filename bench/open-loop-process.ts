@@ -11,13 +11,19 @@ import { CLINIC_NUMBER, patientNumber, question } from './workload.ts';
 if (!process.send) throw new Error('open-loop-process.ts runs as a child of bench/open-loop.ts');
 const send = (message: OpenLoopMessage) => process.send!(message);
 
+const MEDIA = { Body: '', NumMedia: '1', MediaUrl0: 'https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0', MediaContentType0: 'image/jpeg' };
+
 let prepared: { plan: OpenLoopPlan; requests: ReturnType<typeof twilioWebhookRequest>[] } | undefined;
 
 process.on('message', (message: { op: 'prepare'; plan: OpenLoopPlan } | { op: 'go' }) => {
   if (message.op === 'prepare') {
     const { plan } = message;
     const requests = Array.from({ length: plan.requests }, (_, index) =>
-      twilioWebhookRequest(plan.url, { From: patientNumber(plan.firstPatient + (index % plan.patients)), To: CLINIC_NUMBER, Body: question(index) }, { authToken: plan.authToken }),
+      twilioWebhookRequest(
+        plan.url,
+        { From: patientNumber(plan.firstPatient + (index % plan.patients)), To: CLINIC_NUMBER, ...(plan.media ? MEDIA : { Body: question(index) }) },
+        { authToken: plan.authToken },
+      ),
     );
     prepared = { plan, requests };
     send({ event: 'prepared' });

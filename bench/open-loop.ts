@@ -13,6 +13,8 @@ export type OpenLoopPlan = {
   patients: number;
   firstPatient: number;
   timeoutMs: number;
+  /** Send pictures instead of questions: a fixed reply, no OpenAI call (for warming up). */
+  media?: boolean;
 };
 
 export type OpenLoopResult = {

@@ -9,7 +9,7 @@ export type BenchOptions = {
   quick: boolean;
   only: Set<ScenarioName>;
   latency: Latency;
-  ack: { rates: number[]; seconds: number; patients: number; maxConcurrency: number };
+  ack: { rates: number[]; seconds: number; warmUpSeconds: number; patients: number; maxConcurrency: number; contrastRate: number };
   endToEnd: { samples: number };
   throughput: { patients: number; caps: number[] };
   /** Run the blocking baseline on its own rather than alongside the cap-1 run (see BENCHMARKS.md). */
@@ -27,8 +27,10 @@ const FLAGS = {
   'send-ms': { type: 'string' },
   'ack-rates': { type: 'string' },
   'ack-seconds': { type: 'string' },
+  'ack-warm-up': { type: 'string' },
   'ack-patients': { type: 'string' },
   'ack-cap': { type: 'string' },
+  'ack-contrast-rate': { type: 'string' },
   samples: { type: 'string' },
   patients: { type: 'string' },
   caps: { type: 'string' },
@@ -40,7 +42,8 @@ export const USAGE = `npm run bench [-- options]     every option also reads BEN
   --quick              a smoke run of about a minute (2 s a rate, 8 patients, 200 chunks)
   --only a,b           scenarios: ${SCENARIOS.join(', ')}
   --embedding-ms 150   --chat-ms 1200   --send-ms 80      latency of the fakes
-  --ack-rates 100,500,1000   --ack-seconds 20   --ack-patients 2000   --ack-cap 4
+  --ack-rates 100,500,1000   --ack-seconds 20   --ack-warm-up 10 (s at 200/s)   --ack-patients 2000   --ack-cap 4
+  --ack-contrast-rate 500   then this rate again with the worker stopped (0: not)
   --samples 20         end-to-end messages
   --patients 200       --caps 1,4,8,16     throughput under a cap
   --sequential         run the blocking baseline on its own, not alongside the cap-1 run
@@ -73,7 +76,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     quick,
     only: new Set(names as ScenarioName[]),
     latency: { embeddingMs: number('embedding-ms', 150, 150), chatMs: number('chat-ms', 1200, 1200), sendMs: number('send-ms', 80, 80) },
-    ack: { rates: list('ack-rates', [100, 500, 1000], [100, 500, 1000]), seconds: number('ack-seconds', 20, 2), patients: number('ack-patients', 2000, 2000), maxConcurrency: number('ack-cap', 4, 4) },
+    ack: { rates: list('ack-rates', [100, 500, 1000], [100, 500, 1000]), seconds: number('ack-seconds', 20, 2), warmUpSeconds: number('ack-warm-up', 10, 3), patients: number('ack-patients', 2000, 2000), maxConcurrency: number('ack-cap', 4, 4), contrastRate: number('ack-contrast-rate', 500, 500) },
     endToEnd: { samples: number('samples', 20, 3) },
     throughput: { patients: number('patients', 200, 8), caps: list('caps', [1, 4, 8, 16], [1, 4, 8, 16]) },
     sequential: sequential === true || sequential === '1' || sequential === 'true',

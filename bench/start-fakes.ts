@@ -13,6 +13,7 @@ type TwilioAccount = { accountSid: string; authToken: string; apiBaseURL: string
 export type FakesRequest =
   | { id: number; op: 'configure'; latency: Latency }
   | { id: number; op: 'stats' }
+  | { id: number; op: 'resetMaxInFlight' }
   | { id: number; op: 'close' };
 
 /** A request before it is numbered (Omit, distributed over the union). */
@@ -31,6 +32,8 @@ export type Fakes = {
   /** Sets the latency and starts counting calls and in-flight calls afresh. */
   configure(latency: Latency): Promise<void>;
   stats(): Promise<FakeStats>;
+  /** Starts counting the most OpenAI calls in flight again, from those in flight now. */
+  resetMaxInFlight(): Promise<void>;
   /** Called for each reply the fake Twilio accepts: the patient it goes to, and when (epoch ms). */
   onReply(listener: (reply: { to: string; at: number }) => void): () => void;
   close(): Promise<void>;
@@ -78,6 +81,7 @@ export async function startFakes(latency: Latency): Promise<Fakes> {
     },
     configure: (next) => request({ op: 'configure', latency: next }),
     stats: () => request<FakeStats>({ op: 'stats' }),
+    resetMaxInFlight: () => request({ op: 'resetMaxInFlight' }),
     onReply(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

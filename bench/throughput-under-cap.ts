@@ -1,5 +1,6 @@
 import type { BenchOptions } from './options.ts';
 import { patientBurst, type Burst } from './patient-burst.ts';
+import { warmUpWithPictures } from './warm-up-with-pictures.ts';
 import { startBenchService } from './start-bench-service.ts';
 import type { Fakes, Latency } from './start-fakes.ts';
 
@@ -19,11 +20,15 @@ export function capBoundMs(patients: number, cap: number, latency: Latency): num
   return Math.max((patients * (e + c)) / cap, e + Math.ceil(patients / cap) * c) + s;
 }
 
-/** Scenario 3 at one cap: a fresh service with OPENAI_MAX_CONCURRENCY = cap, and a burst of patients. */
+/**
+ * Scenario 3 at one cap: a fresh service with OPENAI_MAX_CONCURRENCY = cap, warmed up by pictures
+ * (webhook, inbox, worker and Twilio client, without an OpenAI call), then a burst of patients.
+ */
 export async function throughputAtCap(options: BenchOptions, fakes: Fakes, knowledge: Uint8Array, cap: number): Promise<AtCap> {
   await fakes.configure(options.latency);
   const service = await startBenchService({ ...fakes.env, OPENAI_MAX_CONCURRENCY: String(cap), SHUTDOWN_TIMEOUT_MS: '1000' }, { knowledge });
   try {
+    await warmUpWithPictures(service.url, fakes);
     const boundMs = capBoundMs(options.throughput.patients, cap, options.latency);
     const burst = await patientBurst({ url: `${service.url}/webhooks/twilio`, fakes, patients: options.throughput.patients, timeoutMs: boundMs * 3 + 60_000 });
     return { cap, boundMs, ratio: burst.totalMs / boundMs, ...burst };
