@@ -57,7 +57,7 @@ export async function endToEnd(options: BenchOptions, fakes: Fakes, knowledge: U
     };
 
     // Warm-up (JIT, keep-alive connections to the fakes), from patients not measured.
-    await warmUpWithPictures(service.url, fakes);
+    await warmUpWithPictures(service.url, fakes, options.warmUpPictures);
     for (let index = 0; index < 3; index++) await ask(patientNumber(800_000), index);
 
     const meter = startCpuMeter(() => [fakes.pid]);

@@ -12,6 +12,8 @@ export type BenchOptions = {
   ack: { rates: number[]; seconds: number; warmUpSeconds: number; patients: number; maxConcurrency: number; contrastRate: number };
   endToEnd: { samples: number };
   throughput: { patients: number; caps: number[] };
+  /** Pictures sent to warm a fresh service up before measuring (see warm-up-with-pictures.ts). */
+  warmUpPictures: number;
   /** Run the blocking baseline on its own rather than alongside the cap-1 run (see BENCHMARKS.md). */
   sequential: boolean;
   ingest: { chunks: number };
@@ -79,6 +81,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     ack: { rates: list('ack-rates', [100, 500, 1000], [100, 500, 1000]), seconds: number('ack-seconds', 20, 2), warmUpSeconds: number('ack-warm-up', 10, 3), patients: number('ack-patients', 2000, 2000), maxConcurrency: number('ack-cap', 4, 4), contrastRate: number('ack-contrast-rate', 500, 500) },
     endToEnd: { samples: number('samples', 20, 3) },
     throughput: { patients: number('patients', 200, 8), caps: list('caps', [1, 4, 8, 16], [1, 4, 8, 16]) },
+    warmUpPictures: quick ? 50 : 200,
     sequential: sequential === true || sequential === '1' || sequential === 'true',
     ingest: { chunks: number('chunks', 1000, 200) },
   };

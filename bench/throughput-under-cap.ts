@@ -28,7 +28,7 @@ export async function throughputAtCap(options: BenchOptions, fakes: Fakes, knowl
   await fakes.configure(options.latency);
   const service = await startBenchService({ ...fakes.env, OPENAI_MAX_CONCURRENCY: String(cap), SHUTDOWN_TIMEOUT_MS: '1000' }, { knowledge });
   try {
-    await warmUpWithPictures(service.url, fakes);
+    await warmUpWithPictures(service.url, fakes, options.warmUpPictures);
     const boundMs = capBoundMs(options.throughput.patients, cap, options.latency);
     const burst = await patientBurst({ url: `${service.url}/webhooks/twilio`, fakes, patients: options.throughput.patients, timeoutMs: boundMs * 3 + 60_000 });
     return { cap, boundMs, ratio: burst.totalMs / boundMs, ...burst };
