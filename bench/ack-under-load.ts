@@ -55,10 +55,10 @@ export async function ackUnderLoad(options: BenchOptions, fakes: Fakes, knowledg
     await run({ rate: WARM_UP_RATE, requests: WARM_UP_RATE * options.ack.warmUpSeconds, firstPatient: 900_000 });
     await waitFor(async () => (await fakes.stats()).twilio.messages >= options.ack.maxConcurrency, { timeoutMs: 60_000, what: 'the first replies' });
 
-    const measure = async (rate: number, firstPatient: number, pipeline: AckAtRate['pipeline']) => {
+    const measure = async (rate: number, seconds: number, firstPatient: number, pipeline: AckAtRate['pipeline']) => {
       await fakes.resetMaxInFlight();
       const before = await fakes.stats();
-      const { result, cpu } = await run({ rate, requests: Math.round(rate * options.ack.seconds), firstPatient });
+      const { result, cpu } = await run({ rate, requests: Math.round(rate * seconds), firstPatient });
       const after = await fakes.stats();
       const errors: Record<string, number> = { ...result.errors };
       for (const [status, count] of Object.entries(result.statuses)) if (status !== '200') errors[`HTTP ${status}`] = count;
@@ -75,11 +75,11 @@ export async function ackUnderLoad(options: BenchOptions, fakes: Fakes, knowledg
         cpu,
       });
     };
-    for (const [index, rate] of options.ack.rates.entries()) await measure(rate, index * 100_000, 'busy');
+    for (const [index, rate] of options.ack.rates.entries()) await measure(rate, options.ack.seconds, index * 100_000, 'busy');
     if (options.ack.contrastRate > 0) {
-      // The same service with its worker stopped: what the webhooks cost alone, against what the pipeline adds.
+      // The same service with its worker stopped (for half as long): what the webhooks cost alone.
       await service.worker.stop(1_000);
-      await measure(options.ack.contrastRate, 600_000, 'stopped');
+      await measure(options.ack.contrastRate, options.ack.seconds / 2, 600_000, 'stopped');
     }
   } finally {
     await service.stop();

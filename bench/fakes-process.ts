@@ -40,6 +40,9 @@ process.on('message', async (request: FakesRequest) => {
         twilio: { messages: twilioApi.messages.length, requests: twilioApi.requests },
       },
     });
+  } else if (request.op === 'calls') {
+    const spans = openai.calls.map((call) => ({ operation: call.path.endsWith('/embeddings') ? 'embed' : 'chat', startedAt: call.startedAt, endedAt: call.endedAt ?? Date.now() }));
+    send({ id: request.id, result: spans });
   } else if (request.op === 'resetMaxInFlight') {
     openai.maxInFlight = openai.inFlight;
     send({ id: request.id, result: null });

@@ -10,6 +10,8 @@ const TWILIO_WEBHOOK_TIMEOUT_MS = 15_000;
 
 export type Burst = {
   patients: number;
+  /** When the first webhook was due (epoch ms). */
+  startedAt: number;
   /** From the first webhook to the last reply accepted by Twilio. */
   totalMs: number;
   /** Each webhook's answer (200), sending to answer. */
@@ -40,6 +42,7 @@ export async function patientBurst(options: { url: string; fakes: Fakes; patient
   for (const [status, count] of Object.entries(result.statuses)) if (status !== '200') errors[`HTTP ${status}`] = count;
   return {
     patients,
+    startedAt: result.startedAt,
     totalMs: Math.max(...replies.values()) - result.startedAt,
     ackMs: summarize(result.latencyMs),
     acksOver15s: result.latencyMs.filter((ms) => ms > TWILIO_WEBHOOK_TIMEOUT_MS).length,

@@ -75,10 +75,11 @@ export function formatReport(machine: Machine, options: BenchOptions, results: R
   if (results.throughput) {
     const patients = results.throughput[0]?.patients ?? options.throughput.patients;
     out.push('', `### 3. Throughput under a cap (${patients} patients at once)`, '');
-    out.push('Bound = max(N·(embedding + chat)/cap, embedding + ⌈N/cap⌉·chat) + send: the OpenAI time the cap lets through, then the last send.', '');
+    out.push('Bound = max(N·(embedding + chat)/cap, embedding + ⌈N/cap⌉·chat) + send: the OpenAI time the cap lets through, then the last send.');
+    out.push('Slots busy: share of cap × (first OpenAI call to last answer) with a call in flight. Run-out: from the last moment the cap was full to the last OpenAI answer.', '');
     out.push(
       markdownTable(
-        ['cap', 'all answered', 'bound', 'measured / bound', 'OpenAI in flight (max)', 'OpenAI calls', 'ack p50 ms', 'ack p99 ms', 'errors', 'CPU', `target ≤ ${ratio(TARGETS.capRatio)}`],
+        ['cap', 'all answered', 'bound', 'measured / bound', 'OpenAI in flight (max)', 'OpenAI calls', 'slots busy', 'first call / run-out', 'ack p50 ms', 'ack p99 ms', 'errors', 'CPU', `target ≤ ${ratio(TARGETS.capRatio)}`],
         results.throughput.map((row) => [
           String(row.cap),
           seconds(row.totalMs),
@@ -86,6 +87,8 @@ export function formatReport(machine: Machine, options: BenchOptions, results: R
           ratio(row.ratio),
           `${row.openaiMaxInFlight}${row.openaiMaxInFlight === Math.min(row.cap, row.patients) ? '' : ` (expected ${Math.min(row.cap, row.patients)})`}`,
           String(row.openaiCalls),
+          `${(row.slots.busyShare * 100).toFixed(1)}%`,
+          `${ms(row.slots.startMs)} ms / ${seconds(row.slots.runOutMs)}`,
           ms(row.ackMs.p50),
           ms(row.ackMs.p99),
           errors(row.errors),

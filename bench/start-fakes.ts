@@ -8,12 +8,15 @@ export type FakeStats = {
   twilio: { messages: number; requests: number };
 };
 
+export type OpenAICallSpan = { operation: 'embed' | 'chat'; startedAt: number; endedAt: number };
+
 type TwilioAccount = { accountSid: string; authToken: string; apiBaseURL: string };
 
 export type FakesRequest =
   | { id: number; op: 'configure'; latency: Latency }
   | { id: number; op: 'stats' }
   | { id: number; op: 'resetMaxInFlight' }
+  | { id: number; op: 'calls' }
   | { id: number; op: 'close' };
 
 /** A request before it is numbered (Omit, distributed over the union). */
@@ -32,6 +35,8 @@ export type Fakes = {
   /** Sets the latency and starts counting calls and in-flight calls afresh. */
   configure(latency: Latency): Promise<void>;
   stats(): Promise<FakeStats>;
+  /** Every OpenAI call since configure(), with when it arrived and when it was answered (epoch ms). */
+  calls(): Promise<OpenAICallSpan[]>;
   /** Starts counting the most OpenAI calls in flight again, from those in flight now. */
   resetMaxInFlight(): Promise<void>;
   /** Called for each reply the fake Twilio accepts: the patient it goes to, and when (epoch ms). */
@@ -82,6 +87,7 @@ export async function startFakes(latency: Latency): Promise<Fakes> {
     configure: (next) => request({ op: 'configure', latency: next }),
     stats: () => request<FakeStats>({ op: 'stats' }),
     resetMaxInFlight: () => request({ op: 'resetMaxInFlight' }),
+    calls: () => request<OpenAICallSpan[]>({ op: 'calls' }),
     onReply(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -1,10 +1,11 @@
 import type { BenchOptions } from './options.ts';
 import { patientBurst, type Burst } from './patient-burst.ts';
 import { warmUpWithPictures } from './warm-up-with-pictures.ts';
+import { slotUse, type SlotUse } from './slot-use.ts';
 import { startBenchService } from './start-bench-service.ts';
 import type { Fakes, Latency } from './start-fakes.ts';
 
-export type AtCap = Burst & { cap: number; boundMs: number; ratio: number };
+export type AtCap = Burst & { cap: number; boundMs: number; ratio: number; slots: SlotUse };
 
 /**
  * The least time N patients can be answered in through a cap of C OpenAI calls at once. Each patient
@@ -31,7 +32,7 @@ export async function throughputAtCap(options: BenchOptions, fakes: Fakes, knowl
     await warmUpWithPictures(service.url, fakes, options.warmUpPictures);
     const boundMs = capBoundMs(options.throughput.patients, cap, options.latency);
     const burst = await patientBurst({ url: `${service.url}/webhooks/twilio`, fakes, patients: options.throughput.patients, timeoutMs: boundMs * 3 + 60_000 });
-    return { cap, boundMs, ratio: burst.totalMs / boundMs, ...burst };
+    return { cap, boundMs, ratio: burst.totalMs / boundMs, ...burst, slots: slotUse(await fakes.calls(), cap, burst.startedAt) };
   } finally {
     await service.stop();
   }
