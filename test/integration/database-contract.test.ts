@@ -105,6 +105,29 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       expect(await inbox.stats()).toEqual({ answered: 1, processing: 2 });
     });
 
+    it('when more conversations wait than a claim takes, then an emergency goes first, then the oldest turns, and no conversation twice', async () => {
+      const busy1 = await inbox.enqueue(inbound('+15550000021', 'SM-q-1', 'busy patient, first'));
+      await inbox.claim('worker-1', 60, 1);
+      await inbox.enqueue(inbound('+15550000021', 'SM-q-2', 'busy patient, second'));
+      const waiting = await inbox.enqueue(inbound('+15550000022', 'SM-q-3', 'waiting patient'));
+      await inbox.enqueue(inbound('+15550000022', 'SM-q-4', 'waiting patient again'));
+      await inbox.enqueue({ ...inbound('+15550000023', 'SM-q-5', 'STOP'), kind: 'command' });
+      // The busy patient's emergency does not wait for the answer still being generated for them.
+      const emergency = await inbox.enqueue({ ...inbound('+15550000021', 'SM-q-6', 'I am bleeding heavily'), kind: 'emergency' });
+
+      const claimed = await inbox.claim('worker-2', 60, 2);
+      expect(claimed.map((m) => [m.id, m.kind])).toEqual([
+        [waiting.id, 'text'],
+        [emergency.id, 'emergency'],
+      ]);
+      expect(claimed[0]).toMatchObject({ merged: 1, body: 'waiting patient\nwaiting patient again' });
+      // The busy patient's second message still waits for their first.
+      const rest = await inbox.claim('worker-2', 60, 10);
+      expect(rest.map((m) => m.providerMessageId)).toEqual(['SM-q-5']);
+      await inbox.finish(busy1.id, 'worker-1', 'answered');
+      expect((await inbox.claim('worker-2', 60, 10)).map((m) => m.providerMessageId)).toEqual(['SM-q-2']);
+    });
+
     it('when a burst has a command in it, then only the text before the command is merged, and the command keeps its own turn', async () => {
       const first = await inbox.enqueue(inbound('+15550000012', 'SM-cmd-1', 'What is IVF?'));
       await inbox.enqueue(inbound('+15550000012', 'SM-cmd-2', 'and ICSI?'));

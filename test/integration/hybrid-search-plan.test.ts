@@ -4,13 +4,11 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { migrateEmbedded } from '../../src/db/migrate.ts';
-
-type PlanNode = { 'Node Type': string; 'Index Name'?: string; Plans?: PlanNode[] };
+import { explainedPlans as explainedPlansOf, type PlanNode } from '../support/explained-plans.ts';
 
 /**
  * Proves that hybrid_search's vector side is the nearest-N form the HNSW index serves, on the plan of
- * the function's own query rather than a copy of it: auto_explain logs the plan of every statement
- * inside the function (log_nested_statements) and, at log_level notice, sends it to this client.
+ * the function's own query rather than a copy of it (auto_explain, see test/support/explained-plans.ts).
  * PGlite runs here on the test thread (not the service's worker thread) to load auto_explain.
  *
  * With a few dozen rows the planner rightly prefers a sequential scan, and filling enough rows to
@@ -39,27 +37,7 @@ describe('hybrid_search plan on the embedded database', () => {
   afterAll(async () => {
     await pg?.close();
   });
-
-  /** The JSON plans auto_explain reports while `sql` runs, innermost statements included. */
-  async function explainedPlans(sql: string, params: unknown[]): Promise<{ text: string; plan: PlanNode }[]> {
-    await pg.exec(`
-      load 'auto_explain';
-      set auto_explain.log_min_duration = 0;
-      set auto_explain.log_nested_statements = on;
-      set auto_explain.log_format = json;
-      set auto_explain.log_level = notice;
-    `);
-    const notices: string[] = [];
-    try {
-      await pg.query(sql, params, { onNotice: (notice) => notices.push(notice.message ?? '') });
-    } finally {
-      await pg.exec('set auto_explain.log_min_duration = -1');
-    }
-    return notices.map((notice) => {
-      const logged = JSON.parse(notice.slice(notice.indexOf('{'))) as { 'Query Text': string; Plan: PlanNode };
-      return { text: logged['Query Text'], plan: logged.Plan };
-    });
-  }
+  const explainedPlans = (sql: string, params: unknown[]) => explainedPlansOf(pg, sql, params);
 
   /** The node types above each scan of the HNSW index, from the top of the plan down. */
   function pathsToHnsw(node: PlanNode, above: string[] = []): string[][] {
