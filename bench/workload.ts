@@ -20,3 +20,10 @@ export function patientNumber(index: number): string {
 export function question(index: number): string {
   return QUESTIONS[index % QUESTIONS.length]!;
 }
+
+/** Follow-ups that only make sense after the question before them: the service rewrites these. */
+const FOLLOW_UPS = ['Does it hurt?', 'How long does that take?', 'Is it safe?', 'And what does it cost?'];
+
+export function followUp(index: number): string {
+  return FOLLOW_UPS[index % FOLLOW_UPS.length]!;
+}

@@ -7,7 +7,7 @@ import type { Knowledge, Passage } from '../store/knowledge.ts';
 import { buildPrompt, systemPrompt } from './build-prompt.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { offlineAnswer } from './offline-answer.ts';
-import { acceptRewrite, buildRewritePrompt, offlineFollowUpQuery } from './rewrite-query.ts';
+import { acceptRewrite, buildRewritePrompt, looksLikeFollowUp, offlineFollowUpQuery } from './rewrite-query.ts';
 import { timed, type StageName } from './timed.ts';
 
 export type PipelineDependencies = {
@@ -33,8 +33,8 @@ export type Answer = {
 };
 
 /**
- * question → (history ‖ embedding of the question) → standalone rewrite when there is history →
- * hybrid search → one chat completion. The history and the embedding do not depend on each other, so
+ * question → (history ‖ embedding of the question) → standalone rewrite when there is history and
+ * the message looks like a follow-up → hybrid search → one chat completion. The history and the embedding do not depend on each other, so
  * they run together; the embedding is kept when the rewrite leaves the question as it was (most
  * first messages), and redone for the rewritten query otherwise. A failed embedding or rewrite
  * degrades to the question and full-text search; a failed completion to the offline answer: the
@@ -57,7 +57,8 @@ export async function answerQuestion(question: string, maxLength: number, deps: 
   const history = await timed(observe, 'history', deps.loadHistory);
 
   let query = question;
-  if (history.length > 0 && chat) {
+  const followUp = history.length > 0 && looksLikeFollowUp(question);
+  if (followUp && chat) {
     query = await timed(observe, 'rewrite', () => chat.complete(buildRewritePrompt(question, history), { maxTokens: 80 })).then(
       (rewritten) => acceptRewrite(question, rewritten),
       (error: unknown) => {
@@ -65,7 +66,7 @@ export async function answerQuestion(question: string, maxLength: number, deps: 
         return question;
       },
     );
-  } else if (history.length > 0) {
+  } else if (followUp) {
     query = offlineFollowUpQuery(question, history);
   }
   const embedding = query === question || !embedder ? await questionEmbedding : await embed(query);

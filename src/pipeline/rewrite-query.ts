@@ -21,6 +21,24 @@ export function buildRewritePrompt(question: string, history: HistoryTurn[]): Ch
   ];
 }
 
+// Words that point back into the conversation ("is it safe?", "what about ICSI?"), and words a
+// message starts with when it continues the last one ("and the cost?"). English only, like the
+// full-text search; in another language only very short messages are taken for follow-ups.
+const REFERS_BACK = /\b(it|its|it's|that|this|these|those|they|them|their|there|same|else|what about|how about)\b/i;
+const CONTINUES = /^\W*(and|or|but|so|also|then|too)\b/i;
+
+/**
+ * Whether a message may need the conversation to be understood, and so is worth a rewrite. The
+ * rewrite is a whole chat completion ahead of the search (about a second), on the path of every
+ * message that has history; a message that names its own subject ("When do I start my injections?")
+ * searches as well without it. A false positive costs that second; a false negative a weaker search,
+ * while the answer prompt still carries the conversation.
+ */
+export function looksLikeFollowUp(question: string): boolean {
+  const words = question.trim().split(/\s+/).filter(Boolean).length;
+  return words <= 2 || REFERS_BACK.test(question) || CONTINUES.test(question);
+}
+
 /** The model's query, unless it is empty or implausibly long (then the question itself). */
 export function acceptRewrite(question: string, rewritten: string): string {
   const query = rewritten.trim().replace(/^["']|["']$/g, '');

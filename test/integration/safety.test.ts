@@ -221,6 +221,20 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       expect(repliesTo('+15556000041')[0]!.body).not.toMatch(/^From "Egg Retrieval/);
     });
 
+    it('when a message with history names its own subject, then it is searched as written, without a rewrite on its path', async () => {
+      openai.chatReply = rewriter;
+      await send('+15556000043', 'What happens at egg retrieval?');
+      await waitFor(() => repliesTo('+15556000043').length === 1, { what: 'first answer' });
+      openai.reset();
+      openai.chatReply = rewriter;
+      await send('+15556000043', 'When do I start my injections?');
+      await waitFor(() => repliesTo('+15556000043').length === 2, { what: 'second answer' });
+      expect(rewriteCalls(openai)).toHaveLength(0);
+      // It is still answered with the conversation in the prompt.
+      expect(generateCalls(openai)[0]!.body.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+      expect(repliesTo('+15556000043')[1]!.body).toMatch(/Medications and Injections/);
+    });
+
     it('when the earlier turns are older than HISTORY_TTL_DAYS, then they are not used', async () => {
       openai.chatReply = rewriter;
       await send('+15556000042', 'What happens at egg retrieval?');
