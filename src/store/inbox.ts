@@ -1,5 +1,6 @@
 import { conversationKey, type ChannelName, type DeliveryStatus, type InboundMessage } from '../channels/channel.ts';
 import type { Database } from '../db/database.ts';
+import { groupCalls } from './group-calls.ts';
 
 export type ClaimedMessage = {
   id: number;
@@ -28,24 +29,37 @@ type ClaimedRow = {
   business: string; body: string; kind: ClaimedMessage['kind']; merged: number; attempts: number; reply: string | null; parts_sent: number;
 };
 
+type Enqueued = { id: number; duplicate: boolean; state: string };
+type EnqueueRow = {
+  channel: ChannelName; provider_message_id: string; conversation: string; patient: string; business: string;
+  body: string; kind: string; rate_limit: number; rate_window_seconds: number;
+};
+
 /** The inbox and outbox, as typed calls to the SQL functions in supabase/migrations. */
 export function createInbox(db: Database) {
+  // Webhooks that arrive while one is being stored are stored together (group commit).
+  const enqueueRow = groupCalls<EnqueueRow, Enqueued>({
+    one: (row) => db.call('inbox_enqueue', Object.fromEntries(Object.entries(row).map(([name, value]) => [`p_${name}`, value]))),
+    many: (rows) => db.call('inbox_enqueue_batch', { p_messages: rows }),
+    maxBatch: 64,
+  });
+
   return {
     /**
      * Stores a message once. With a rate limit, the message past the limit in a minute becomes a
      * 'throttle_notice' and later ones are stored as skipped (state 'skipped').
      */
-    async enqueue(message: InboundMessage, rateLimitPerMinute = 0): Promise<{ id: number; duplicate: boolean; state: string }> {
-      return db.call('inbox_enqueue', {
-        p_channel: message.channel,
-        p_provider_message_id: message.providerMessageId,
-        p_conversation: conversationKey(message),
-        p_patient: message.patient,
-        p_business: message.business,
-        p_body: message.body,
-        p_kind: message.kind,
-        p_rate_limit: rateLimitPerMinute,
-        p_rate_window_seconds: 60,
+    async enqueue(message: InboundMessage, rateLimitPerMinute = 0): Promise<Enqueued> {
+      return enqueueRow({
+        channel: message.channel,
+        provider_message_id: message.providerMessageId,
+        conversation: conversationKey(message),
+        patient: message.patient,
+        business: message.business,
+        body: message.body,
+        kind: message.kind,
+        rate_limit: rateLimitPerMinute,
+        rate_window_seconds: 60,
       });
     },
 

@@ -150,6 +150,31 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       expect(await inbox.stats()).toEqual({ processing: 1, merged: 2 });
     });
 
+    it('when webhooks arrive while one is being stored, then they are stored together, each as it would be alone', async () => {
+      const patient = '+15550000031';
+      // Eight at once: the first goes alone, the other seven wait for it and go as one batch, with a
+      // redelivery of the first among them and the patient's rate limit (5 a minute) crossed inside it.
+      const results = await Promise.all(
+        ['SM-g-1', 'SM-g-2', 'SM-g-1', 'SM-g-3', 'SM-g-4', 'SM-g-5', 'SM-g-6', 'SM-g-7'].map((id) => inbox.enqueue(inbound(patient, id, `text ${id}`), 5)),
+      );
+      expect(results.map((r) => [r.duplicate, r.state])).toEqual([
+        [false, 'pending'], [false, 'pending'], [true, 'pending'], [false, 'pending'],
+        [false, 'pending'], [false, 'pending'], [false, 'pending'], [false, 'skipped'],
+      ]);
+      // The sixth new message is the one that tells the patient to slow down; the seventh is dropped.
+      expect(results[6]).toMatchObject({ kind: 'throttle_notice' });
+      expect(results[2]!.id).toBe(results[0]!.id);
+      expect(new Set(results.map((r) => r.id)).size).toBe(7);
+      const [claimed] = await inbox.claim('worker-1', 60, 10);
+      expect(claimed!.body).toBe('text SM-g-1\ntext SM-g-2\ntext SM-g-3\ntext SM-g-4\ntext SM-g-5');
+      expect(claimed!.merged).toBe(4);
+
+      // The batch function itself (a failed batch would fall back to one call each, unseen above).
+      const row = (id: string) => ({ channel: 'twilio', provider_message_id: id, conversation: `twilio:${patient}`, patient, business: CLINIC, body: id, kind: 'text' });
+      const direct = await harness.db.call<{ duplicate: boolean; state: string }[]>('inbox_enqueue_batch', { p_messages: [row('SM-g-2'), row('SM-g-8')] });
+      expect(direct.map((r) => [r.duplicate, r.state])).toEqual([[true, 'merged'], [false, 'pending']]);
+    });
+
     it('when a provider delivers the same message twice, then the second is a duplicate of the first and only one is claimed', async () => {
       const first = await inbox.enqueue(inbound('+15550000003', 'SM-dup', 'hello'));
       const again = await inbox.enqueue(inbound('+15550000003', 'SM-dup', 'hello'));

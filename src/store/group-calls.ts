@@ -1,0 +1,51 @@
+type Waiting<In, Out> = { item: In; resolve: (value: Out) => void; reject: (error: unknown) => void };
+
+/**
+ * Group commit. The first call goes out at once; calls made while it is in flight wait for it and then
+ * go out together, as one batch, and so on: no call waits longer than the one before it, and under
+ * load many share one round trip and one transaction. Order is kept.
+ *
+ * A batch is all or nothing, so when it fails each of its items is tried again on its own, in order:
+ * the one bad item fails alone, with its own error, and no item is half-written.
+ */
+export function groupCalls<In, Out>(options: {
+  one: (item: In) => Promise<Out>;
+  many: (items: In[]) => Promise<Out[]>;
+  maxBatch: number;
+}): (item: In) => Promise<Out> {
+  const queue: Waiting<In, Out>[] = [];
+  let draining = false;
+
+  const runAlone = async (waiting: Waiting<In, Out>) => {
+    try {
+      waiting.resolve(await options.one(waiting.item));
+    } catch (error) {
+      waiting.reject(error);
+    }
+  };
+
+  const drain = async () => {
+    draining = true;
+    while (queue.length > 0) {
+      const batch = queue.splice(0, options.maxBatch);
+      if (batch.length === 1) {
+        await runAlone(batch[0]!);
+        continue;
+      }
+      try {
+        const results = await options.many(batch.map((waiting) => waiting.item));
+        if (results.length !== batch.length) throw new Error(`batch of ${batch.length} answered with ${results.length} results`);
+        batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+      } catch {
+        for (const waiting of batch) await runAlone(waiting);
+      }
+    }
+    draining = false;
+  };
+
+  return (item) =>
+    new Promise<Out>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      if (!draining) void drain();
+    });
+}

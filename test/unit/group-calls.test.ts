@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+
+import { groupCalls } from '../../src/store/group-calls.ts';
+
+/** A fake round trip that records what went out together, and answers when told to. */
+function recorder(options: { failBatchesWith?: string; badItem?: number } = {}) {
+  const sent: number[][] = [];
+  const release: (() => void)[] = [];
+  const roundTrip = async (items: number[]) => {
+    sent.push(items);
+    await new Promise<void>((resolve) => release.push(resolve));
+    if (items.length > 1 && options.failBatchesWith && items.includes(options.badItem!)) throw new Error(options.failBatchesWith);
+    if (items.length === 1 && items[0] === options.badItem) throw new Error(`item ${items[0]} is bad`);
+    return items.map((item) => item * 10);
+  };
+  const call = groupCalls<number, number>({ one: async (item) => (await roundTrip([item]))[0]!, many: roundTrip, maxBatch: 3 });
+  /** Lets the oldest round trip answer, once it has gone out. */
+  const answerNext = async () => {
+    while (release.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    release.shift()!();
+  };
+  return { call, sent, answerNext };
+}
+
+describe('groupCalls', () => {
+  it('when calls arrive while one is in flight, then they go out together after it, in order, at most maxBatch at a time', async () => {
+    const { call, sent, answerNext } = recorder();
+    const results = [1, 2, 3, 4, 5].map((item) => call(item));
+    await answerNext();
+    await answerNext();
+    await answerNext();
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50]);
+    expect(sent).toEqual([[1], [2, 3, 4], [5]]);
+  });
+
+  it('when nothing is in flight, then a call goes out at once, on its own', async () => {
+    const { call, sent, answerNext } = recorder();
+    const first = call(7);
+    await answerNext();
+    expect(await first).toBe(70);
+    const second = call(8);
+    await answerNext();
+    expect(await second).toBe(80);
+    expect(sent).toEqual([[7], [8]]);
+  });
+
+  it('when a batch fails, then each of its items is tried alone, and only the bad one fails, with its own error', async () => {
+    const { call, sent, answerNext } = recorder({ failBatchesWith: 'batch rolled back', badItem: 3 });
+    const results = [1, 2, 3, 4].map((item) => call(item).catch((error: Error) => error.message));
+    for (let index = 0; index < 5; index++) await answerNext();
+    expect(await Promise.all(results)).toEqual([10, 20, 'item 3 is bad', 40]);
+    expect(sent).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+  });
+});
