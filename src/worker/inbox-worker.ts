@@ -56,16 +56,21 @@ export function createInboxWorker(options: InboxWorkerOptions) {
     wakeUp?.();
   };
 
-  const waitForSignal = async () => {
-    if (signalled) return;
-    const controller = new AbortController();
-    await Promise.race([
-      new Promise<void>((resolve) => (wakeUp = resolve)),
-      sleep(pollIntervalMs, undefined, { signal: controller.signal }).catch(() => undefined),
-    ]);
-    controller.abort();
-    wakeUp = undefined;
-  };
+  // A plain timer, not an aborted `sleep`: the wait is cut short by every stored webhook (hundreds a
+  // second under load), and each AbortController.abort() builds a DOMException with a stack trace
+  // (4 % of the main thread at 500 webhooks/s in npm run bench).
+  const waitForSignal = () =>
+    signalled
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(done, pollIntervalMs);
+          function done() {
+            clearTimeout(timer);
+            wakeUp = undefined;
+            resolve();
+          }
+          wakeUp = done;
+        });
 
   async function loop() {
     while (running) {
