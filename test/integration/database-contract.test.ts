@@ -175,6 +175,14 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       expect(direct.map((r) => [r.duplicate, r.state])).toEqual([[true, 'merged'], [false, 'pending']]);
     });
 
+    it('when a message is full of quotes, backslashes and SQL, then it is stored and read back exactly, as data', async () => {
+      const hostile = `O'Brien's "dose" \\'; drop table inbox; -- \\\\ $1 $$ E'\\n' 😊 ‘quoted’`;
+      const { id } = await inbox.enqueue(inbound("+1555'0000032", "SM-'quote'", hostile));
+      const [claimed] = await inbox.claim('worker-1', 60, 10);
+      expect(claimed).toMatchObject({ id, body: hostile, patient: "+1555'0000032", providerMessageId: "SM-'quote'" });
+      expect(await inbox.stats()).toEqual({ processing: 1 });
+    });
+
     it('when a provider delivers the same message twice, then the second is a duplicate of the first and only one is claimed', async () => {
       const first = await inbox.enqueue(inbound('+15550000003', 'SM-dup', 'hello'));
       const again = await inbox.enqueue(inbound('+15550000003', 'SM-dup', 'hello'));

@@ -24,6 +24,9 @@ const ready = PGlite.create({
   // The zeros only reserve disk space ahead of time: WAL records carry their own checksums, recycled
   // segments are not zeroed either, and PGlite runs with fsync off.
   await db.exec('set wal_init_zero = off');
+  // call() sends its arguments as literals quoted for this setting (the default; set here so that
+  // nothing else can change how they are read).
+  await db.exec('set standard_conforming_strings = on');
   return db;
 });
 
@@ -69,6 +72,10 @@ port.on('message', async (/** @type {{ id: number, op: string, sql?: string, par
     let result;
     if (request.op === 'query') {
       result = (await db.query(request.sql ?? '', request.params ?? [])).rows;
+    } else if (request.op === 'simple') {
+      // One statement through the simple protocol: a single trip into WebAssembly.
+      const [first] = await db.exec(request.sql ?? '');
+      result = first?.rows ?? [];
     } else if (request.op === 'exec') {
       await db.exec(request.sql ?? '');
       result = null;
