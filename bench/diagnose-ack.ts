@@ -1,4 +1,4 @@
-// npx tsx bench/diagnose-ack.ts [rate=500] [seconds=10]
+// npx tsx bench/diagnose-ack.ts [rate=500] [seconds=10] [busy|stopped]
 //
 // Where slow webhook acknowledgements come from (BENCHMARKS.md, "Why the acknowledgement target is
 // missed"). Runs scenario 1 at one rate, with the pipeline busy, and lines up, 200 ms at a time, the
@@ -16,12 +16,16 @@ import { summarize } from './stats.ts';
 
 const rate = Number(process.argv[2] ?? 500);
 const seconds = Number(process.argv[3] ?? 10);
+/** 'stopped': the worker is stopped after the warm-up, so the webhooks have the database to themselves. */
+const pipeline = process.argv[4] === 'stopped' ? 'stopped' : 'busy';
 const BUCKET_MS = 200;
 
 const fakes = await startFakes({ embeddingMs: 0, chatMs: 0, sendMs: 0 });
 const knowledge = await knowledgeFixture(fakes);
 await fakes.configure({ embeddingMs: 150, chatMs: 1200, sendMs: 80 });
-const service = await startBenchService({ ...fakes.env, OPENAI_MAX_CONCURRENCY: '4', SHUTDOWN_TIMEOUT_MS: '1000' }, { knowledge });
+// DATA_DIR=<directory> runs the embedded database on disk instead of in memory.
+const dataDir: Record<string, string> = process.env.DATA_DIR ? { DATA_DIR: process.env.DATA_DIR } : {};
+const service = await startBenchService({ ...fakes.env, ...dataDir, OPENAI_MAX_CONCURRENCY: '4', SHUTDOWN_TIMEOUT_MS: '1000' }, { knowledge });
 const plan = { url: `${service.url}/webhooks/twilio`, authToken: fakes.twilio.authToken, timeoutMs: 15_000, patients: 2000 };
 try {
   // Warm up as scenario 1 does.
@@ -29,6 +33,7 @@ try {
   await warmUp.go();
   await warmUp.close();
   await waitFor(async () => (await fakes.stats()).twilio.messages >= 4, { timeoutMs: 60_000, what: 'the first replies' });
+  if (pipeline === 'stopped') await service.worker.stop(1_000);
 
   const events: { kind: 'gc' | 'loop' | 'enqueue'; at: number; ms: number }[] = [];
   const gc = new PerformanceObserver((list) => {
@@ -62,7 +67,7 @@ try {
     const s = summarize(values);
     console.log(`${label.padEnd(28)} p50 ${s.p50.toFixed(1).padStart(6)}  p99 ${s.p99.toFixed(1).padStart(6)}  max ${s.max.toFixed(1).padStart(6)} ms  (${values.length})`);
   };
-  console.log(`${rate} webhooks a second for ${seconds} s, pipeline busy (OPENAI_MAX_CONCURRENCY 4)`);
+  console.log(`${rate} webhooks a second for ${seconds} s, pipeline ${pipeline === 'busy' ? 'busy (OPENAI_MAX_CONCURRENCY 4)' : 'stopped'}`);
   line('acknowledgement', result.latencyMs);
   line('inbox.enqueue (database)', of('enqueue'));
   line('garbage collection', of('gc'));
