@@ -46,7 +46,7 @@ export const USAGE = `npm run bench [-- options]     every option also reads BEN
   --embedding-ms 150   --chat-ms 1200   --send-ms 80      latency of the fakes
   --ack-rates 100,500,1000   --ack-seconds 20   --ack-warm-up 10 (s at 200/s)   --ack-patients 2000   --ack-cap 4
   --ack-contrast-rate 500   then this rate again with the worker stopped (0: not)
-  --samples 20         end-to-end messages
+  --samples 20         end-to-end questions (every other one followed by a follow-up)
   --patients 200       --caps 1,4,8,16     throughput under a cap
   --sequential         run the blocking baseline on its own, not alongside the cap-1 run
   --chunks 1000        chunks ingested while the event loop is watched`;
