@@ -5,13 +5,16 @@ type Waiting<In, Out> = { item: In; resolve: (value: Out) => void; reject: (erro
  * go out together, as one batch, and so on: no call waits longer than the one before it, and under
  * load many share one round trip and one transaction. Order is kept.
  *
- * A batch is all or nothing, so when it fails each of its items is tried again on its own, in order:
- * the one bad item fails alone, with its own error, and no item is half-written.
+ * A batch is all or nothing. When it fails because of what was in it (`isolate` says so), each of its
+ * items is tried again on its own, in order: the one bad item fails alone, with its own error, and no
+ * item is half-written. When it fails for a reason of the moment (the database is unreachable), every
+ * item fails with that error at once: trying each alone would make the last wait a timeout per item.
  */
 export function groupCalls<In, Out>(options: {
   one: (item: In) => Promise<Out>;
   many: (items: In[]) => Promise<Out[]>;
   maxBatch: number;
+  isolate: (error: unknown) => boolean;
 }): (item: In) => Promise<Out> {
   const queue: Waiting<In, Out>[] = [];
   let draining = false;
@@ -36,8 +39,9 @@ export function groupCalls<In, Out>(options: {
         const results = await options.many(batch.map((waiting) => waiting.item));
         if (results.length !== batch.length) throw new Error(`batch of ${batch.length} answered with ${results.length} results`);
         batch.forEach((waiting, index) => waiting.resolve(results[index]!));
-      } catch {
-        for (const waiting of batch) await runAlone(waiting);
+      } catch (error) {
+        if (options.isolate(error)) for (const waiting of batch) await runAlone(waiting);
+        else for (const waiting of batch) waiting.reject(error);
       }
     }
     draining = false;

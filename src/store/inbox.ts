@@ -1,5 +1,6 @@
 import { conversationKey, type ChannelName, type DeliveryStatus, type InboundMessage } from '../channels/channel.ts';
 import type { Database } from '../db/database.ts';
+import { isRetryable } from '../app-error.ts';
 import { groupCalls } from './group-calls.ts';
 
 export type ClaimedMessage = {
@@ -42,6 +43,9 @@ export function createInbox(db: Database) {
     one: (row) => db.call('inbox_enqueue', Object.fromEntries(Object.entries(row).map(([name, value]) => [`p_${name}`, value]))),
     many: (rows) => db.call('inbox_enqueue_batch', { p_messages: rows }),
     maxBatch: 64,
+    // A batch that failed on its content is retried message by message; one that failed on a timeout
+    // or an outage fails every webhook in it at once, for the provider to redeliver.
+    isolate: (error) => !isRetryable(error),
   });
 
   return {

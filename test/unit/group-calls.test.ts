@@ -3,17 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { groupCalls } from '../../src/store/group-calls.ts';
 
 /** A fake round trip that records what went out together, and answers when told to. */
-function recorder(options: { failBatchesWith?: string; badItem?: number } = {}) {
+function recorder(options: { failBatchesWith?: string; badItem?: number; outage?: boolean } = {}) {
   const sent: number[][] = [];
   const release: (() => void)[] = [];
   const roundTrip = async (items: number[]) => {
     sent.push(items);
     await new Promise<void>((resolve) => release.push(resolve));
+    if (options.outage) throw new Error('database unreachable');
     if (items.length > 1 && options.failBatchesWith && items.includes(options.badItem!)) throw new Error(options.failBatchesWith);
     if (items.length === 1 && items[0] === options.badItem) throw new Error(`item ${items[0]} is bad`);
     return items.map((item) => item * 10);
   };
-  const call = groupCalls<number, number>({ one: async (item) => (await roundTrip([item]))[0]!, many: roundTrip, maxBatch: 3 });
+  const call = groupCalls<number, number>({
+    one: async (item) => (await roundTrip([item]))[0]!,
+    many: roundTrip,
+    maxBatch: 3,
+    isolate: (error) => (error as Error).message !== 'database unreachable',
+  });
   /** Lets the oldest round trip answer, once it has gone out. */
   const answerNext = async () => {
     while (release.length === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -50,5 +56,14 @@ describe('groupCalls', () => {
     for (let index = 0; index < 5; index++) await answerNext();
     expect(await Promise.all(results)).toEqual([10, 20, 'item 3 is bad', 40]);
     expect(sent).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+  });
+
+  it('when a batch fails for a reason of the moment (the database is unreachable), then each of its calls fails with it at once, none is tried alone', async () => {
+    const { call, sent, answerNext } = recorder({ outage: true });
+    const results = [1, 2, 3].map((item) => call(item).catch((error: Error) => error.message));
+    await answerNext();
+    await answerNext();
+    expect(await Promise.all(results)).toEqual(['database unreachable', 'database unreachable', 'database unreachable']);
+    expect(sent).toEqual([[1], [2, 3]]);
   });
 });
