@@ -6,6 +6,11 @@
 export type Database = {
   call<T = unknown>(fn: string, args?: Record<string, unknown>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * True when calls run one at a time whatever the caller does (the embedded database, one thread):
+   * then grouping calls that wait saves work and costs no waiting. Supabase runs calls in parallel.
+   */
+  readonly serial?: boolean;
 };
 
 const FUNCTION_NAME = /^[a-z_][a-z0-9_]*$/;

@@ -38,8 +38,7 @@ export function webhookRoute(options: {
     }
     let stored = 0;
     for (const message of content.messages) {
-      // Postgres text cannot hold NUL: one stray \u0000 must not turn a patient's message into a 500.
-      const clean = { ...message, body: message.body.replaceAll('\u0000', ''), patient: message.patient.replaceAll('\u0000', ''), business: message.business.replaceAll('\u0000', '') };
+      const clean = { ...message, body: storable(message.body), patient: storable(message.patient), business: storable(message.business) };
       const result = await inbox.enqueue({ ...clean, kind: options.classify(clean) }, options.rateLimitFor(clean.patient));
       if (!result.duplicate) stored++;
       logger.info(
@@ -61,6 +60,15 @@ export function webhookRoute(options: {
     metrics.ackSeconds.observe({ channel: webhook.channel }, Number(process.hrtime.bigint() - started) / 1e9);
     if (stored > 0) options.onStored();
   };
+}
+
+/**
+ * Text as Postgres can hold it: no NUL, and no lone surrogate (half of an emoji, from a client that cut
+ * a message badly), which becomes U+FFFD. One stray character must not turn a patient's message into a
+ * 500, on either database.
+ */
+function storable(text: string): string {
+  return text.replaceAll('\u0000', '').replace(/\p{Cs}/gu, '\uFFFD');
 }
 
 /** The URL the provider signed: PUBLIC_URL + path when set (behind ngrok), else as this server saw it. */

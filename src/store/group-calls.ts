@@ -3,7 +3,9 @@ type Waiting<In, Out> = { item: In; resolve: (value: Out) => void; reject: (erro
 /**
  * Group commit. The first call goes out at once; calls made while it is in flight wait for it and then
  * go out together, as one batch, and so on: no call waits longer than the one before it, and under
- * load many share one round trip and one transaction. Order is kept.
+ * load many share one round trip and one transaction. Order is kept. Meant for a database that runs
+ * calls one at a time anyway (the embedded one): there, waiting for the call in flight costs nothing
+ * the database would not make the caller wait for regardless.
  *
  * A batch is all or nothing. When it fails because of what was in it (`isolate` says so), each of its
  * items is tried again on its own, in order: the one bad item fails alone, with its own error, and no
@@ -35,16 +37,37 @@ export function groupCalls<In, Out>(options: {
         await runAlone(batch[0]!);
         continue;
       }
+      let results: Out[];
       try {
-        const results = await options.many(batch.map((waiting) => waiting.item));
-        if (results.length !== batch.length) throw new Error(`batch of ${batch.length} answered with ${results.length} results`);
-        batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+        results = await options.many(batch.map((waiting) => waiting.item));
       } catch (error) {
-        if (options.isolate(error)) for (const waiting of batch) await runAlone(waiting);
-        else for (const waiting of batch) waiting.reject(error);
+        await settleFailedBatch(batch, error);
+        continue;
       }
+      if (results.length === batch.length) batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+      // Committed, but unreadable: trying again would only find the items already done.
+      else for (const waiting of batch) waiting.reject(new Error(`batch of ${batch.length} answered with ${results.length} results`));
     }
     draining = false;
+  };
+
+  const settleFailedBatch = async (batch: Waiting<In, Out>[], error: unknown) => {
+    if (!options.isolate(error)) {
+      for (const waiting of batch) waiting.reject(error);
+      return;
+    }
+    for (const [index, waiting] of batch.entries()) {
+      try {
+        waiting.resolve(await options.one(waiting.item));
+      } catch (alone) {
+        waiting.reject(alone);
+        // The database went away meanwhile: the rest fail with it now, not one timeout each.
+        if (!options.isolate(alone)) {
+          for (const rest of batch.slice(index + 1)) rest.reject(alone);
+          return;
+        }
+      }
+    }
   };
 
   return (item) =>

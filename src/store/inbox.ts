@@ -38,15 +38,20 @@ type EnqueueRow = {
 
 /** The inbox and outbox, as typed calls to the SQL functions in supabase/migrations. */
 export function createInbox(db: Database) {
-  // Webhooks that arrive while one is being stored are stored together (group commit).
-  const enqueueRow = groupCalls<EnqueueRow, Enqueued>({
-    one: (row) => db.call('inbox_enqueue', Object.fromEntries(Object.entries(row).map(([name, value]) => [`p_${name}`, value]))),
-    many: (rows) => db.call('inbox_enqueue_batch', { p_messages: rows }),
-    maxBatch: 64,
-    // A batch that failed on its content is retried message by message; one that failed on a timeout
-    // or an outage fails every webhook in it at once, for the provider to redeliver.
-    isolate: (error) => !isRetryable(error),
-  });
+  // On the embedded database, whose calls run one at a time anyway, webhooks that arrive while one is
+  // being stored are stored together (group commit). Supabase runs them in parallel instead.
+  const storeOne = (row: EnqueueRow) =>
+    db.call<Enqueued>('inbox_enqueue', Object.fromEntries(Object.entries(row).map(([name, value]) => [`p_${name}`, value])));
+  const enqueueRow = db.serial
+    ? groupCalls<EnqueueRow, Enqueued>({
+        one: storeOne,
+        many: (rows) => db.call('inbox_enqueue_batch', { p_messages: rows }),
+        maxBatch: 64,
+        // A batch that failed on its content is retried message by message; one that failed on an
+        // outage fails every webhook in it at once, for the provider to redeliver.
+        isolate: (error) => !isRetryable(error),
+      })
+    : storeOne;
 
   return {
     /**

@@ -13,6 +13,16 @@ declare
   m jsonb;
   results jsonb := '[]'::jsonb;
 begin
+  -- Each inbox_enqueue takes its patient's rate-limit lock until the transaction ends; two batches that
+  -- took the same patients in different orders would deadlock. So all of them first, in one order
+  -- (advisory locks are re-entrant: the calls below take them again at no cost).
+  perform pg_advisory_xact_lock(k)
+  from (
+    select distinct hashtext((e->>'channel') || ':' || (e->>'patient')) as k
+    from jsonb_array_elements(p_messages) e
+    where coalesce((e->>'rate_limit')::int, 0) > 0 and coalesce(e->>'kind', 'text') <> 'emergency'
+    order by 1
+  ) locks;
   for m in select value from jsonb_array_elements(p_messages) with ordinality order by ordinality loop
     results := results || jsonb_build_array(inbox_enqueue(
       m->>'channel', m->>'provider_message_id', m->>'conversation', m->>'patient', m->>'business', m->>'body',

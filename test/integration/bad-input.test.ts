@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 
 /**
@@ -40,6 +43,17 @@ describe('bad input never crashes the service', () => {
   it('when the bytes are not UTF-8, then 400', async () => {
     const response = await post('/webhooks/twilio', new Uint8Array([0x42, 0x6f, 0x64, 0x79, 0x3d, 0xff, 0xfe]), 'application/x-www-form-urlencoded');
     expect(response.status).toBe(400);
+  });
+
+  it('when a WhatsApp message holds half an emoji (a lone surrogate) after accented text, then it is stored whole with U+FFFD, not cut or refused', async () => {
+    const payload = readFileSync('test/fixtures/meta/text-message.json', 'utf8')
+      .replace('wamid.HBgLMTU1NTEyMzAxMDEVAgASGBQzQUY3QjI1QjQ2RDM4QzM1NkQ0RgA=', 'wamid.lone-surrogate')
+      // Six times "€ then half an emoji", as JSON escapes: the text the patient's app sent.
+      .replace('"Grüße! When do I start my injections? 💉🙏 ¿Cuándo empiezo?"', `"${'€\\udc00'.repeat(6)} when do I start?"`);
+    const response = await post('/webhooks/meta', payload, 'application/json');
+    expect(response.status).toBe(200);
+    const stored = await (service.db as PgliteDatabase).query<{ body: string }>("select body from inbox where provider_message_id = 'wamid.lone-surrogate'");
+    expect(stored.map((row) => row.body)).toEqual([`${'€\uFFFD'.repeat(6)} when do I start?`]);
   });
 
   it('holds for thousands of malformed bodies: no 5xx, nothing stored', async () => {

@@ -66,4 +66,28 @@ describe('groupCalls', () => {
     expect(await Promise.all(results)).toEqual(['database unreachable', 'database unreachable', 'database unreachable']);
     expect(sent).toEqual([[1], [2, 3]]);
   });
+
+  it('when the database goes away while a failed batch is retried item by item, then the rest fail with it at once', async () => {
+    const tried: number[] = [];
+    const outage = Object.assign(new Error('database unreachable'), { retryable: true });
+    let release!: () => void;
+    const firstInFlight = new Promise<void>((resolve) => (release = resolve));
+    const call = groupCalls<number, number>({
+      one: async (item) => {
+        tried.push(item);
+        if (item === 1) await firstInFlight;
+        if (item === 3) throw outage;
+        return item * 10;
+      },
+      many: async () => {
+        throw new Error('bad content in the batch');
+      },
+      maxBatch: 10,
+      isolate: (error) => !(error as { retryable?: boolean }).retryable,
+    });
+    const results = [1, 2, 3, 4, 5].map((item) => call(item).catch((error: Error) => error.message));
+    release();
+    expect(await Promise.all(results)).toEqual([10, 20, 'database unreachable', 'database unreachable', 'database unreachable']);
+    expect(tried).toEqual([1, 2, 3]);
+  });
 });

@@ -54,6 +54,7 @@ export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uin
   };
 
   return {
+    serial: true,
     async call<T>(fn: string, args: Record<string, unknown> = {}): Promise<T> {
       assertFunctionName(fn);
       const names = Object.keys(args);
@@ -68,7 +69,8 @@ export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uin
       const list = names.map((name, index) => `${name} => ${literal ? toLiteral(params[index]) : `$${index + 1}`}`).join(', ');
       const sql = `select public.${fn}(${list}) as result`;
       const rows = (await (literal ? send('simple', sql, undefined, fn) : send('query', sql, params, fn))) as { result: T }[];
-      return rows[0]!.result;
+      if (!rows[0] || !('result' in rows[0])) throw new AppError(`embedded database: ${fn} answered without a result`, { code: 'db_error' });
+      return rows[0].result;
     },
     async query<T>(sql: string, params: unknown[] = []) {
       return (await send('query', sql, params)) as T[];
@@ -95,8 +97,13 @@ export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uin
 function toParam(value: unknown): unknown {
   if (value === undefined || value === null) return null;
   if (typeof value === 'object') return JSON.stringify(value);
+  // A lone surrogate is not text Postgres can hold, and PGlite's protocol writer miscounts its UTF-8
+  // length, which would cut the end off the statement: it becomes U+FFFD, as TextEncoder would make it.
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\uFFFD');
   return value;
 }
+
+const LONE_SURROGATE = /\p{Cs}/gu;
 
 /**
  * A value as a Postgres literal of unknown type, so that the function's declared parameter type
