@@ -21,11 +21,13 @@ export function buildRewritePrompt(question: string, history: HistoryTurn[]): Ch
   ];
 }
 
-// Words that point back into the conversation ("is it safe?", "what about ICSI?"), and words a
-// message starts with when it continues the last one ("and the cost?"). English only, like the
-// full-text search; in another language only very short messages are taken for follow-ups.
-const REFERS_BACK = /\b(it|its|it's|that|this|these|those|they|them|their|there|same|else|what about|how about)\b/i;
-const CONTINUES = /^\W*(and|or|but|so|also|then|too)\b/i;
+// Words that point back into the conversation ("is it safe?", "what about ICSI?", "¿y eso duele?"),
+// and words a line starts with when it continues the last message ("and the cost?"; a merged burst
+// has several lines). English and Spanish; in another language only very short messages are taken
+// for follow-ups.
+const REFERS_BACK =
+  /\b(it|its|it's|that|this|these|those|they|them|their|there|same|else|what about|how about|eso|esto|esa|ese|esas|esos|ello|lo mismo)\b/i;
+const CONTINUES = /^\W*(and|or|but|so|also|then|too|y|o|pero|entonces|tambi[eé]n)\b/im;
 
 /**
  * Whether a message may need the conversation to be understood, and so is worth a rewrite. The

@@ -43,7 +43,8 @@ begin
     limit p_limit
     for update of i skip locked
   ), heads as (
-    select i.id, false as urgent
+    -- An emergency can be its conversation's head too: it stays urgent however it was found.
+    select i.id, i.kind = 'emergency' as urgent
     from inbox i
     where i.state in ('pending', 'processing')
       and ((i.state = 'pending' and i.available_at <= now())

@@ -12,6 +12,8 @@ describe('looksLikeFollowUp', () => {
     'What about frozen embryos?',
     'why?',
     'how long?',
+    'hi\nand the price?',
+    '¿Y cuánto cuesta eso?',
   ])('when a message leans on the conversation (%s), then it is rewritten', (message) => {
     expect(looksLikeFollowUp(message)).toBe(true);
   });
@@ -22,6 +24,7 @@ describe('looksLikeFollowUp', () => {
     'Is spotting normal after my embryo transfer?',
     'What are the warning signs of OHSS?',
     'How much does a cycle cost?',
+    '¿Cuándo empiezo las inyecciones?',
   ])('when a message names its own subject (%s), then it is searched as written', (message) => {
     expect(looksLikeFollowUp(message)).toBe(false);
   });

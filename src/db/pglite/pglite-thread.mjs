@@ -51,7 +51,14 @@ async function analyzeStaleTables(db) {
   const { rows } = await db.query(STALE_TABLES);
   for (const { name } of /** @type {{ name: string }[]} */ (rows)) {
     // A sample of 3,000 rows (target 10) is plenty for these plans, and a tenth of the default's cost.
-    await db.exec(`begin; set local default_statistics_target = 10; analyze ${name}; commit;`);
+    try {
+      await db.exec(`begin; set local default_statistics_target = 10; analyze ${name}; commit;`);
+    } catch (error) {
+      // A failed analyze (the table was dropped meanwhile) must not leave the one session this
+      // database has inside an aborted transaction, refusing every later query.
+      await db.exec('rollback');
+      throw error;
+    }
   }
 }
 
