@@ -44,9 +44,9 @@ export function groupCalls<In, Out>(options: {
         await settleFailedBatch(batch, error);
         continue;
       }
-      if (results.length === batch.length) batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+      if (Array.isArray(results) && results.length === batch.length) batch.forEach((waiting, index) => waiting.resolve(results[index]!));
       // Committed, but unreadable: trying again would only find the items already done.
-      else for (const waiting of batch) waiting.reject(new Error(`batch of ${batch.length} answered with ${results.length} results`));
+      else for (const waiting of batch) waiting.reject(new Error(`batch of ${batch.length} answered with ${Array.isArray(results) ? `${results.length} results` : typeof results}`));
     }
     draining = false;
   };

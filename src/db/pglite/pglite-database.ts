@@ -62,8 +62,8 @@ export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uin
       const params = names.map((name) => toParam(args[name]));
       // A call goes as one simple-protocol query with its arguments as literals: PGlite runs a query
       // with parameters as six protocol steps (parse, describe, bind, describe, execute, sync), each a
-      // trip into WebAssembly, and a call cost 1.1 ms of the database thread that way against 0.6 ms
-      // (npm run bench; the thread serves every webhook). Text with NUL cannot be a literal: such a
+      // trip into WebAssembly: an inbox_enqueue took 1.09 ms that way against 0.79 ms now, round trip
+      // (bench/diagnose-enqueue.ts; the thread serves every webhook). Text with NUL cannot be a literal: such a
       // call keeps its parameters, and Postgres rejects the NUL as it would anyway.
       const literal = !params.some((param) => typeof param === 'string' && param.includes('\u0000'));
       const list = names.map((name, index) => `${name} => ${literal ? toLiteral(params[index]) : `$${index + 1}`}`).join(', ');
