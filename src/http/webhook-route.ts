@@ -68,7 +68,7 @@ export function webhookRoute(options: {
  * 500, on either database.
  */
 function storable(text: string): string {
-  return text.replaceAll('\u0000', '').replace(/\p{Cs}/gu, '\uFFFD');
+  return text.replaceAll('\u0000', '').toWellFormed();
 }
 
 /** The URL the provider signed: PUBLIC_URL + path when set (behind ngrok), else as this server saw it. */

@@ -21,11 +21,14 @@ export function groupCalls<In, Out>(options: {
   const queue: Waiting<In, Out>[] = [];
   let draining = false;
 
-  const runAlone = async (waiting: Waiting<In, Out>) => {
+  /** Settles one item with a call of its own; answers the error it failed with, if it did. */
+  const runAlone = async (waiting: Waiting<In, Out>): Promise<{ error: unknown } | undefined> => {
     try {
       waiting.resolve(await options.one(waiting.item));
+      return undefined;
     } catch (error) {
       waiting.reject(error);
+      return { error };
     }
   };
 
@@ -57,15 +60,11 @@ export function groupCalls<In, Out>(options: {
       return;
     }
     for (const [index, waiting] of batch.entries()) {
-      try {
-        waiting.resolve(await options.one(waiting.item));
-      } catch (alone) {
-        waiting.reject(alone);
-        // The database went away meanwhile: the rest fail with it now, not one timeout each.
-        if (!options.isolate(alone)) {
-          for (const rest of batch.slice(index + 1)) rest.reject(alone);
-          return;
-        }
+      const failed = await runAlone(waiting);
+      // The database went away meanwhile: the rest fail with it now, not one timeout each.
+      if (failed && !options.isolate(failed.error)) {
+        for (const rest of batch.slice(index + 1)) rest.reject(failed.error);
+        return;
       }
     }
   };

@@ -99,11 +99,9 @@ function toParam(value: unknown): unknown {
   if (typeof value === 'object') return JSON.stringify(value);
   // A lone surrogate is not text Postgres can hold, and PGlite's protocol writer miscounts its UTF-8
   // length, which would cut the end off the statement: it becomes U+FFFD, as TextEncoder would make it.
-  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\uFFFD');
+  if (typeof value === 'string') return value.toWellFormed();
   return value;
 }
-
-const LONE_SURROGATE = /\p{Cs}/gu;
 
 /**
  * A value as a Postgres literal of unknown type, so that the function's declared parameter type
