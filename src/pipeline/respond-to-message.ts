@@ -92,7 +92,8 @@ export function createResponder(deps: ResponderDependencies) {
       log.info('patient opted out');
       return confirmsKeywordsItself(message) ? null : optOutReply();
     }
-    if (found.kind === 'opt_in') {
+    // "yes" is one of Twilio's opt-in words, but from someone who never opted out it is just a reply.
+    if (found.kind === 'opt_in' && (state.optedOut || found.keyword !== 'yes')) {
       await patientStates.set(message.channel, message.patient, { optedOut: false });
       log.info('patient opted in');
       return confirmsKeywordsItself(message) ? null : optInReply(clinic);

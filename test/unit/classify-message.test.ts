@@ -23,11 +23,11 @@ describe('classifyMessage with the shipped config/safety-phrases.json', () => {
     'my temperature is 39.2',
     'tengo mucha sangre',
   ])('raises the alarm for %j', (text) => {
-    expect(classifyMessage(text, phrases)).toEqual({ kind: 'emergency', category: 'medical' });
+    expect(classifyMessage(text, phrases)).toMatchObject({ kind: 'emergency', category: 'medical' });
   });
 
   it.each(["I want to end my life", 'sometimes I feel like killing myself', 'ya no quiero vivir'])('treats %j as a self-harm emergency', (text) => {
-    expect(classifyMessage(text, phrases)).toEqual({ kind: 'emergency', category: 'self_harm' });
+    expect(classifyMessage(text, phrases)).toMatchObject({ kind: 'emergency', category: 'self_harm' });
   });
 
   it.each([
@@ -70,5 +70,48 @@ describe('classifyMessage with the shipped config/safety-phrases.json', () => {
   it('does not opt out when the word is part of a sentence', () => {
     expect(kind('When do I stop the injections?')).toBe('question');
     expect(kind('Can I cancel my appointment?')).toBe('question');
+  });
+});
+
+describe('the recogniser reads meaning, not exact phrases', () => {
+  it.each([
+    ['severity after the symptom', 'the cramps on my left side are honestly unbearable'],
+    ['a misspelling', 'im bleading realy hevily'],
+    ['a slip on a long word', 'the pain is excrutiating'],
+    ['letters held down', 'sooo much bloood everywhere'],
+    ['a decimal comma and a unit', 'tengo 38,4°C'],
+    ['Fahrenheit without a unit', 'temp is 101.2 and shivering'],
+    ['"and a half" in Spanish', 'mi temperatura es 38 y medio'],
+    ['weight gain per day', 'put on 2.5 lbs overnight and feel puffy'],
+    ['a Spanish inflection', 'creo que me voy a desmayar'],
+    ['a sign that needs no severity word', 'my lips are swelling up after the injection'],
+    ['two signs in different sentences', 'I had a positive test on Monday. Now there is a stabbing pain on my right side'],
+  ])('raises the alarm for %s', (_what, text) => {
+    expect(kind(text)).toBe('emergency');
+  });
+
+  it.each([
+    ['a negated severity', 'no heavy bleeding, just a bit of brown spotting'],
+    ['a hypothetical', 'what should I do if the bleeding gets heavy?'],
+    ['a general question', 'is severe cramping common after egg retrieval?'],
+    ['a temperature under the line', 'my temp is 37.6, is that ok?'],
+    ['a weight gain with no time span', 'my weight went up 3 kg since starting stims'],
+  ])('answers %s as a symptom question, with the nudge', (_what, text) => {
+    expect(kind(text)).toBe('symptom_question');
+  });
+
+  it.each(['my beta hCG came back 38.6, is that good?', "I'm dying to know my results", 'this wait is killing me', 'I could kill for a coffee', 'faint line on the test this morning!', 'me muero de ganas de saber el resultado', 'when is my blood test?'])(
+    'raises no alarm for the idiom, IVF word or lab value in %j',
+    (text) => {
+      expect(kind(text)).not.toBe('emergency');
+    },
+  );
+
+  it('when an exception resembles a red flag word, then the red flag still counts (exceptions match exactly)', () => {
+    expect(classifyMessage('ya no aguanto más, quiero desaparecer', phrases)).toMatchObject({ kind: 'emergency', category: 'self_harm' });
+  });
+
+  it('when "yes" is the whole message, then it is an opt-in keyword that the responder honours only after a STOP', () => {
+    expect(classifyMessage('YES', phrases)).toEqual({ kind: 'opt_in', keyword: 'yes' });
   });
 });

@@ -1,0 +1,92 @@
+import type { ReadMessage, Word } from './read-words.ts';
+
+/** One word of a phrase: exact, a prefix ("bleed*"), or any word ("*"). */
+type PatternWord = { text: string; prefix: boolean; any: boolean };
+
+export type Phrase = { source: string; words: PatternWord[] };
+
+/** Where a phrase was found: the first and last word (inclusive), and the words that matched it. */
+export type Match = { start: number; end: number; clause: number; matched: number[] };
+
+/** "feel* faint" → a phrase of two pattern words. Written in the same normalised form as messages. */
+export function compilePhrase(source: string): Phrase {
+  const words = source
+    .split(' ')
+    .filter(Boolean)
+    .map((text) => (text === '*' ? { text: '', prefix: false, any: true } : text.endsWith('*') ? { text: text.slice(0, -1), prefix: true, any: false } : { text, prefix: false, any: false }));
+  return { source, words };
+}
+
+const MAX_FILLERS = 2;
+
+/**
+ * Every place the phrases occur in the message, inside one sentence. Filler words ("so", "really")
+ * may sit between a phrase's words: "feel faint" also matches "feel really faint". With `exact`, no
+ * slip of the keyboard is forgiven: an exception must not swallow a word it only resembles
+ * ("desaparece", an exception, is one letter from "desaparecer", a red flag).
+ */
+export function findPhrases(message: ReadMessage, phrases: Phrase[], fillers: Set<string>, exact = false): Match[] {
+  const found: Match[] = [];
+  const { words } = message;
+  for (const phrase of phrases) {
+    for (let start = 0; start < words.length; start++) {
+      if (!wordMatches(words[start]!, phrase.words[0]!, exact)) continue;
+      const matched = [start];
+      let at = start + 1;
+      let complete = true;
+      for (let k = 1; k < phrase.words.length; k++) {
+        let skipped = 0;
+        while (at < words.length && words[at]!.clause === words[start]!.clause && !wordMatches(words[at]!, phrase.words[k]!, exact) && skipped < MAX_FILLERS && isFiller(words[at]!, fillers)) {
+          at++;
+          skipped++;
+        }
+        if (at >= words.length || words[at]!.clause !== words[start]!.clause || !wordMatches(words[at]!, phrase.words[k]!, exact)) {
+          complete = false;
+          break;
+        }
+        matched.push(at);
+        at++;
+      }
+      if (complete) found.push({ start, end: matched.at(-1)!, clause: words[start]!.clause, matched });
+    }
+  }
+  return found;
+}
+
+function isFiller(word: Word, fillers: Set<string>): boolean {
+  return word.forms.some((form) => fillers.has(form));
+}
+
+function wordMatches(word: Word, pattern: PatternWord, exact: boolean): boolean {
+  if (pattern.any) return true;
+  return word.forms.some((form) => formMatches(form, pattern, exact));
+}
+
+/**
+ * Exact or prefix, and for longer words one slip of the keyboard too (a letter missing, added,
+ * changed or swapped: "excrutiating", "breahting"). Short words must match as written: "faint" is
+ * one letter from "paint".
+ */
+function formMatches(form: string, pattern: PatternWord, exact: boolean): boolean {
+  const { text } = pattern;
+  if (pattern.prefix ? form.startsWith(text) : form === text) return true;
+  if (exact || text.length < 6 || /\d/.test(form)) return false;
+  if (!pattern.prefix) return Math.abs(form.length - text.length) <= 1 && withinOneEdit(form, text);
+  for (const length of [text.length - 1, text.length, text.length + 1]) {
+    if (form.length >= length && withinOneEdit(form.slice(0, length), text)) return true;
+  }
+  return false;
+}
+
+/** Damerau–Levenshtein distance at most one. */
+function withinOneEdit(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true;
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2);
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
