@@ -20,9 +20,9 @@ const seconds = Number(process.argv[3] ?? 10);
 const pipeline = process.argv[4] === 'stopped' ? 'stopped' : 'busy';
 const BUCKET_MS = 200;
 
-const fakes = await startFakes({ embeddingMs: 0, chatMs: 0, sendMs: 0 });
+const fakes = await startFakes({ embeddingMs: 0, chatMs: 0, triageMs: 0, sendMs: 0 });
 const knowledge = await knowledgeFixture(fakes);
-await fakes.configure({ embeddingMs: 150, chatMs: 1200, sendMs: 80 });
+await fakes.configure({ embeddingMs: 150, chatMs: 1200, triageMs: 400, sendMs: 80 });
 // DATA_DIR=<directory> runs the embedded database on disk instead of in memory.
 const dataDir: Record<string, string> = process.env.DATA_DIR ? { DATA_DIR: process.env.DATA_DIR } : {};
 const service = await startBenchService({ ...fakes.env, ...dataDir, OPENAI_MAX_CONCURRENCY: '4', SHUTDOWN_TIMEOUT_MS: '1000' }, { knowledge });

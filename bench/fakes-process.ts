@@ -26,7 +26,7 @@ process.on('message', async (request: FakesRequest) => {
   if (request.op === 'configure') {
     // Calls a stopped service left behind would count towards the next service's calls in flight.
     await waitFor(() => openai.inFlight === 0, { timeoutMs: 60_000, what: 'OpenAI calls of the previous run to end' });
-    openai.latency = { embeddings: request.latency.embeddingMs, chat: request.latency.chatMs };
+    openai.latency = { embeddings: request.latency.embeddingMs, chat: request.latency.chatMs, triage: request.latency.triageMs };
     twilioApi.latencyMs = request.latency.sendMs;
     openai.calls = [];
     openai.maxInFlight = 0;

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import type { Latency } from './start-fakes.ts';
 
-export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest'] as const;
+export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest', 'emergency'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export type BenchOptions = {
@@ -17,6 +17,7 @@ export type BenchOptions = {
   /** Run the blocking baseline on its own rather than alongside the cap-1 run (see BENCHMARKS.md). */
   sequential: boolean;
   ingest: { chunks: number };
+  emergency: { waitingQuestions: number; chatMs: number; samples: number };
 };
 
 /** Every option, as a flag (`--ack-seconds 5`) or as the environment (`BENCH_ACK_SECONDS=5`); the flag wins. */
@@ -27,6 +28,10 @@ const FLAGS = {
   'embedding-ms': { type: 'string' },
   'chat-ms': { type: 'string' },
   'send-ms': { type: 'string' },
+  'triage-ms': { type: 'string' },
+  'emergency-questions': { type: 'string' },
+  'emergency-chat-ms': { type: 'string' },
+  'emergency-samples': { type: 'string' },
   'ack-rates': { type: 'string' },
   'ack-seconds': { type: 'string' },
   'ack-warm-up': { type: 'string' },
@@ -43,7 +48,8 @@ const FLAGS = {
 export const USAGE = `npm run bench [-- options]     every option also reads BENCH_<NAME> (BENCH_CHAT_MS=800)
   --quick              a smoke run of about a minute (2 s a rate, 8 patients, 200 chunks)
   --only a,b           scenarios: ${SCENARIOS.join(', ')}
-  --embedding-ms 150   --chat-ms 1200   --send-ms 80      latency of the fakes
+  --embedding-ms 150   --chat-ms 1200   --triage-ms 400   --send-ms 80      latency of the fakes
+  --emergency-questions 40   --emergency-chat-ms 3000   --emergency-samples 5   emergencies while questions wait on a slow model
   --ack-rates 100,500,1000   --ack-seconds 20   --ack-warm-up 10 (s at 200/s)   --ack-patients 2000   --ack-cap 4
   --ack-contrast-rate 500   then this rate again with the worker stopped (0: not)
   --samples 20         end-to-end questions (every other one followed by a follow-up)
@@ -77,12 +83,13 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   return {
     quick,
     only: new Set(names as ScenarioName[]),
-    latency: { embeddingMs: number('embedding-ms', 150, 150), chatMs: number('chat-ms', 1200, 1200), sendMs: number('send-ms', 80, 80) },
+    latency: { embeddingMs: number('embedding-ms', 150, 150), chatMs: number('chat-ms', 1200, 1200), triageMs: number('triage-ms', 400, 400), sendMs: number('send-ms', 80, 80) },
     ack: { rates: list('ack-rates', [100, 500, 1000], [100, 500, 1000]), seconds: number('ack-seconds', 20, 2), warmUpSeconds: number('ack-warm-up', 10, 3), patients: number('ack-patients', 2000, 2000), maxConcurrency: number('ack-cap', 4, 4), contrastRate: number('ack-contrast-rate', 500, 500) },
     endToEnd: { samples: number('samples', 20, 3) },
     throughput: { patients: number('patients', 200, 8), caps: list('caps', [1, 4, 8, 16], [1, 4, 8, 16]) },
     warmUpPictures: quick ? 50 : 200,
     sequential: sequential === true || sequential === '1' || sequential === 'true',
     ingest: { chunks: number('chunks', 1000, 200) },
+    emergency: { waitingQuestions: number('emergency-questions', 40, 40), chatMs: number('emergency-chat-ms', 3000, 3000), samples: number('emergency-samples', 5, 2) },
   };
 }

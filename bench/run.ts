@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ackUnderLoad } from './ack-under-load.ts';
 import { blockingBaseline } from './blocking-baseline.ts';
+import { emergencyUnderLoad } from './emergency-under-load.ts';
 import { endToEnd } from './end-to-end.ts';
 import { eventLoopDuringIngest } from './event-loop-during-ingest.ts';
 import { knowledgeFixture } from './knowledge-fixture.ts';
@@ -32,7 +33,7 @@ const machine = describeMachine();
 const startedAt = new Date();
 const progress = (message: string) => console.error(`[bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}`);
 
-const fakes = await startFakes({ embeddingMs: 0, chatMs: 0, sendMs: 0 });
+const fakes = await startFakes({ embeddingMs: 0, chatMs: 0, triageMs: 0, sendMs: 0 });
 const results: Results = {};
 try {
   progress('building the knowledge fixture');
@@ -73,6 +74,10 @@ try {
   if (options.only.has('baseline') && !baselineAlongside) {
     progress(`4. blocking baseline: ${options.throughput.patients} patients`);
     results.baseline = { ...(await blockingBaseline(options, fakes, knowledge)), alongsideCap1: false };
+  }
+  if (options.only.has('emergency')) {
+    progress(`6. emergency replies while ${options.emergency.waitingQuestions} questions wait on a ${options.emergency.chatMs} ms model at cap 1`);
+    results.emergency = await emergencyUnderLoad(options, fakes, knowledge);
   }
   if (options.only.has('ingest')) {
     progress(`5. event-loop delay while ingesting ${options.ingest.chunks} chunks`);

@@ -1,7 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 
-export type Latency = { embeddingMs: number; chatMs: number; sendMs: number };
+/** Latency of the fakes; `triageMs` is the model's short triage call (a few output tokens), `chatMs` an answer. */
+export type Latency = { embeddingMs: number; chatMs: number; triageMs: number; sendMs: number };
 
 export type FakeStats = {
   openai: { embeddings: number; chat: number; inFlight: number; maxInFlight: number };

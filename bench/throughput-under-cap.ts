@@ -9,16 +9,16 @@ export type AtCap = Burst & { cap: number; boundMs: number; ratio: number; slots
 
 /**
  * The least time N patients can be answered in through a cap of C OpenAI calls at once. Each patient
- * needs an embedding (e) and then a chat completion (c), so the calls add up to N·(e + c) ms, which
- * C slots get through in no less than N·(e + c)/C. And since no chat starts before the first
+ * needs an embedding (e), the model's triage (t, beside it) and then a chat completion (c), so the
+ * calls add up to N·(e + t + c) ms, which C slots get through in no less than N·(e + t + c)/C. And since no chat starts before the first
  * embedding is back, and at most C run at once, the N chats need at least e + ⌈N/C⌉·c (this one
  * counts when N is small against C). The last reply then still has to be sent (s). Database time and
  * the webhooks themselves are left out: this is the bound the cap sets, not one the service could
  * reach exactly.
  */
 export function capBoundMs(patients: number, cap: number, latency: Latency): number {
-  const { embeddingMs: e, chatMs: c, sendMs: s } = latency;
-  return Math.max((patients * (e + c)) / cap, e + Math.ceil(patients / cap) * c) + s;
+  const { embeddingMs: e, chatMs: c, triageMs: t, sendMs: s } = latency;
+  return Math.max((patients * (e + t + c)) / cap, e + Math.ceil(patients / cap) * c) + s;
 }
 
 /**

@@ -43,6 +43,10 @@ const schema = z.object({
   META_GRAPH_API_URL: z.url({ protocol: /^https?$/ }).default('https://graph.facebook.com/v23.0'),
   STAFF_NUMBERS: e164List,
   STAFF_ALERT_NUMBERS: optionalString.pipe(e164List.optional()),
+  STAFF_ALERT_SMS_FROM: optionalString.pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, like +15551234567').optional()),
+  TWILIO_ALERT_CONTENT_SID: optionalString.pipe(z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'must be a Twilio Content SID: HX and 32 hex digits').optional()),
+  META_ALERT_TEMPLATE: optionalString.pipe(z.string().regex(/^[a-z0-9_]{1,512}:[A-Za-z]{2,3}(_[A-Za-z]{2,4})?$/, 'must be name:language, like clinic_alert:en_US').optional()),
+  OPENAI_TRIAGE_TIMEOUT_MS: positiveInt(2_500),
   KNOWLEDGE_DIR: z.string().trim().min(1).default('knowledge'),
   CLINIC_NAME: optionalString,
   CLINIC_PHONE: optionalString,
@@ -68,6 +72,8 @@ export type Config = {
     embeddingModel: string;
     maxConcurrency: number;
     timeoutMs: number;
+    /** How long the model's second opinion on a message may take before the answer goes on without it. */
+    triageTimeoutMs: number;
   };
   twilio: { accountSid: string | undefined; authToken: string | undefined; apiBaseUrl: string };
   meta: {
@@ -78,6 +84,8 @@ export type Config = {
   };
   staffNumbers: string[];
   staffAlertNumbers: string[];
+  /** The other ways to reach staff when WhatsApp refuses an alert (see src/alerts/plan-alerts.ts). */
+  alertRoutes: { smsFrom: string | undefined; twilioContentSid: string | undefined; metaTemplate: string | undefined };
   knowledgeDir: string;
   clinic: { name: string; phone: string; emergencyPhone: string };
   /** Names of the CLINIC_* variables left unset, so the start can warn about placeholders. */
@@ -116,6 +124,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (v.META_ACCESS_TOKEN && !v.META_APP_SECRET) {
     problems.push('META_APP_SECRET: required when META_ACCESS_TOKEN is set (without it anyone could post messages that the clinic number would answer)');
   }
+  if ((v.STAFF_ALERT_SMS_FROM || v.TWILIO_ALERT_CONTENT_SID) && !(v.TWILIO_ACCOUNT_SID && v.TWILIO_AUTH_TOKEN)) {
+    problems.push(`${v.STAFF_ALERT_SMS_FROM ? 'STAFF_ALERT_SMS_FROM' : 'TWILIO_ALERT_CONTENT_SID'}: needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (alerts go out through Twilio)`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -130,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       embeddingModel: v.OPENAI_EMBEDDING_MODEL,
       maxConcurrency: v.OPENAI_MAX_CONCURRENCY,
       timeoutMs: v.OPENAI_TIMEOUT_MS,
+      triageTimeoutMs: v.OPENAI_TRIAGE_TIMEOUT_MS,
     },
     twilio: { accountSid: v.TWILIO_ACCOUNT_SID, authToken: v.TWILIO_AUTH_TOKEN, apiBaseUrl: v.TWILIO_API_BASE_URL.replace(/\/+$/, '') },
     meta: {
@@ -140,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     staffNumbers: v.STAFF_NUMBERS,
     staffAlertNumbers: v.STAFF_ALERT_NUMBERS ?? v.STAFF_NUMBERS,
+    alertRoutes: { smsFrom: v.STAFF_ALERT_SMS_FROM, twilioContentSid: v.TWILIO_ALERT_CONTENT_SID, metaTemplate: v.META_ALERT_TEMPLATE },
     knowledgeDir: v.KNOWLEDGE_DIR,
     clinic: {
       name: v.CLINIC_NAME ?? 'the clinic',

@@ -4,7 +4,10 @@ import { pathToFileURL } from 'node:url';
 
 import { createOpenAILimiter } from './ai/openai-limiter.ts';
 import { createOpenAIModels } from './ai/openai-models.ts';
-import type { ChatModel, Embedder } from './ai/models.ts';
+import type { ChatModel, Embedder, TriageModel } from './ai/models.ts';
+import { createAlertDispatcher } from './alerts/alert-dispatcher.ts';
+import { reportAlertRefusal } from './alerts/report-alert-refusal.ts';
+import { createStaffAlerts } from './alerts/staff-alerts.ts';
 import { createLocalSender } from './channels/local-sender.ts';
 import { createMetaSender, META_MAX_BODY } from './channels/meta/meta-sender.ts';
 import { metaVerificationRoute } from './channels/meta/meta-verification-route.ts';
@@ -55,9 +58,10 @@ export async function start(config: Config, options: StartOptions = {}) {
 
   let embedder: Embedder | undefined;
   let chat: ChatModel | undefined;
+  let triage: TriageModel | undefined;
   if (config.openai.apiKey) {
     const limiter = createOpenAILimiter(config.openai.maxConcurrency, metrics);
-    ({ embedder, chat } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
+    ({ embedder, chat, triage } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
   } else {
     logger.warn('OPENAI_API_KEY is not set: offline mode, answers are the best passage from full-text search');
   }
@@ -69,6 +73,13 @@ export async function start(config: Config, options: StartOptions = {}) {
   }
   if (config.staffAlertNumbers.length === 0) {
     logger.warn('STAFF_ALERT_NUMBERS and STAFF_NUMBERS are empty: emergencies and requests for a person alert nobody');
+  }
+  const alertsOnWhatsApp = Boolean(config.meta.accessToken || config.twilio.accountSid);
+  if (alertsOnWhatsApp && config.staffAlertNumbers.length > 0 && !config.alertRoutes.smsFrom && !config.alertRoutes.twilioContentSid && !config.alertRoutes.metaTemplate) {
+    logger.warn('no STAFF_ALERT_SMS_FROM and no alert template: a WhatsApp alert to a staff phone that has not written to the clinic number in 24 hours will be refused, with no other way to reach them');
+  }
+  if (config.twilio.accountSid && !config.publicUrl) {
+    logger.warn('PUBLIC_URL is not set: Twilio cannot send delivery reports, so a staff alert that WhatsApp refuses (error 63016) goes unnoticed');
   }
   if (config.clinicPlaceholders.length > 0) {
     logger.warn({ unset: config.clinicPlaceholders }, 'clinic details are placeholders: set them before patients use the service');
@@ -91,6 +102,15 @@ export async function start(config: Config, options: StartOptions = {}) {
   const keepRepliesLocally = !(config.twilio.accountSid && config.twilio.authToken);
 
   const senders = { twilio: twilioSender, meta: metaSender };
+  const alerts = createStaffAlerts(db);
+  const alertDispatcher = createAlertDispatcher({
+    alerts,
+    senders,
+    logger,
+    metrics,
+    ...(options.worker?.pollIntervalMs ? { pollIntervalMs: options.worker.pollIntervalMs } : {}),
+    ...(options.worker?.retryBaseDelayMs ? { retryBaseDelayMs: options.worker.retryBaseDelayMs } : {}),
+  });
   const worker = createInboxWorker({
     inbox,
     senders,
@@ -105,10 +125,14 @@ export async function start(config: Config, options: StartOptions = {}) {
       phrases,
       senders,
       inbox,
+      alerts,
+      onAlertsRaised: () => alertDispatcher.wake(),
       patientStates: createPatientStates(db),
       knowledge,
       embedder,
       chat,
+      triage,
+      triageTimeoutMs: config.openai.triageTimeoutMs,
       metrics,
       logger,
     }),
@@ -129,7 +153,11 @@ export async function start(config: Config, options: StartOptions = {}) {
     metrics,
     isReady,
     devOutbox: keepRepliesLocally,
-    onStored: () => worker.wake(),
+    onStored: ({ urgent }) => (urgent ? worker.wakeUrgent() : worker.wake()),
+    onAlertRefusals: (refusals) => {
+      for (const refusal of refusals) reportAlertRefusal(refusal, { logger, metrics });
+      alertDispatcher.wake();
+    },
     rateLimitFor: (patient) => (staffNumbers.has(phoneNumberOf(patient)) ? 0 : config.patientRateLimitPerMinute),
     classify: (message) => kindToStore(message, phrases),
   });
@@ -169,7 +197,10 @@ export async function start(config: Config, options: StartOptions = {}) {
         if (released > 0) logger.warn({ released }, 'messages left in flight by an earlier process are due again');
       }
       // A SIGTERM during the first load must not start the worker it is about to stop.
-      if (!stopping) worker.start();
+      if (!stopping) {
+        worker.start();
+        alertDispatcher.start();
+      }
     });
 
   const stop = () =>
@@ -179,12 +210,13 @@ export async function start(config: Config, options: StartOptions = {}) {
       await ready;
       const result = await worker.stop(config.shutdownTimeoutMs);
       logger.info(result, 'worker stopped');
+      await alertDispatcher.stop(config.shutdownTimeoutMs);
       server.closeAllConnections();
       await closed;
       await closeDatabase();
     })());
 
-  return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, inbox, knowledge, worker, metrics, logger };
+  return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, inbox, knowledge, worker, alertDispatcher, metrics, logger };
 }
 
 async function main() {

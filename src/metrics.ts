@@ -39,11 +39,25 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
     // Incremented by the emergency and handoff paths (wired with those features).
     emergencies: new Counter({ name: 'clinic_emergencies_total', help: 'Messages recognised as emergencies (patient told to call, staff alerted)', registers }),
     handoffs: new Counter({ name: 'clinic_handoffs_total', help: 'Conversations handed to a person (staff alerted)', registers }),
+    staffAlerts: new Counter({
+      name: 'clinic_staff_alerts_total',
+      help: 'Staff alerts by route (direct, template, sms) and outcome: sent, refused (not delivered this way; the fallbacks go out), unreached (every way failed for a staff member)',
+      labelNames: ['route', 'outcome'],
+      registers,
+    }),
+    modelTriage: new Counter({
+      name: 'clinic_model_triage_total',
+      help: "The model's second opinion on messages the rules did not alarm: emergency, self_harm, none, failed (error or timeout)",
+      labelNames: ['verdict'],
+      registers,
+    }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
   // Known label sets start at 0, so that rate() and alerts see a series before its first event.
   for (const channel of ['twilio', 'meta']) for (const outcome of ['sent', 'failed']) metrics.replies.inc({ channel, outcome }, 0);
   for (const reason of ['offline', 'openai_error']) metrics.fallbacks.inc({ reason }, 0);
+  metrics.staffAlerts.inc({ route: 'direct', outcome: 'sent' }, 0);
+  metrics.staffAlerts.inc({ route: 'direct', outcome: 'unreached' }, 0);
   return metrics;
 }
 

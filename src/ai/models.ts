@@ -8,3 +8,10 @@ export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: stri
 export type ChatModel = {
   complete(messages: ChatMessage[], options?: { maxTokens?: number }): Promise<string>;
 };
+
+/** The model's second opinion on a message the rules did not alarm. */
+export type TriageVerdict = 'emergency' | 'self_harm' | 'none';
+
+export type TriageModel = {
+  assess(message: string): Promise<TriageVerdict>;
+};

@@ -2,7 +2,8 @@ import OpenAI from 'openai';
 
 import { AppError } from '../app-error.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ChatModel, Embedder } from './models.ts';
+import type { ChatModel, Embedder, TriageModel } from './models.ts';
+import { TRIAGE_RESPONSE_FORMAT, triagePrompt, readTriageAnswer } from './triage-prompt.ts';
 import type { OpenAILimiter } from './openai-limiter.ts';
 import { withRetry, type RetryOptions } from './with-retry.ts';
 
@@ -12,6 +13,8 @@ export type OpenAIModelsOptions = {
   chatModel: string;
   embeddingModel: string;
   timeoutMs: number;
+  /** The triage's own budget: it must answer while the question is still being answered. */
+  triageTimeoutMs?: number;
   limiter: OpenAILimiter;
   metrics?: Metrics;
   retry?: Partial<RetryOptions>;
@@ -24,7 +27,7 @@ export const EMBEDDING_DIMENSIONS = 1536;
  * OpenAI behind the Embedder and ChatModel types. The SDK's own retries are off (maxRetries 0): they
  * would sleep through a Retry-After while holding a concurrency slot. withRetry waits outside the slot.
  */
-export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Embedder; chat: ChatModel } {
+export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Embedder; chat: ChatModel; triage: TriageModel } {
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
@@ -52,7 +55,26 @@ export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Em
       retry,
     );
 
+  const triageTimeoutMs = options.triageTimeoutMs ?? 2_500;
   return {
+    triage: {
+      // One try, at the front of the queue, with a short timeout: a second opinion that comes late is
+      // no use to a patient in danger, and the answer never waits for it (see respond-to-message.ts).
+      async assess(message) {
+        const response = await options.limiter(
+          () =>
+            client.chat.completions.create(
+              { model: options.chatModel, messages: triagePrompt(message), temperature: 0, max_completion_tokens: 60, response_format: TRIAGE_RESPONSE_FORMAT },
+              { timeout: triageTimeoutMs },
+            ),
+          { urgent: true },
+        ).catch((cause: unknown) => {
+          options.metrics?.openaiErrors.inc({ operation: 'triage' });
+          throw toAppError('triage', cause);
+        });
+        return readTriageAnswer(response.choices[0]?.message.content ?? '');
+      },
+    },
     embedder: {
       async embed(texts) {
         const response = await call('embed', () =>

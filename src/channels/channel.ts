@@ -52,11 +52,20 @@ export type ChannelWebhook = {
 
 export type OutgoingMessage = { from: string; to: string; body: string };
 
+/**
+ * An approved WhatsApp template: the only kind of message WhatsApp delivers outside the 24-hour
+ * window. `template` is a Twilio Content SID (HX…) or a Meta "name:language"; `variables` fill
+ * {{1}}, {{2}}… in order.
+ */
+export type OutgoingTemplate = { from: string; to: string; template: string; variables: string[] };
+
 /** Sends a reply through a channel. Errors are AppErrors whose `retryable` says whether to try again. */
 export type Sender = {
   /** The longest body one message may have on this channel. */
   maxLength(to: string): number;
   send(message: OutgoingMessage): Promise<{ providerMessageId: string }>;
+  /** Optional: sends an approved WhatsApp template (staff alerts outside the 24-hour window). */
+  sendTemplate?(message: OutgoingTemplate): Promise<{ providerMessageId: string }>;
   /**
    * Optional: tells the patient their message was seen and an answer is coming (WhatsApp read receipt
    * and typing indicator). Called before the pipeline starts; a failure here never stops the answer.

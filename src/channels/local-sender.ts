@@ -14,5 +14,9 @@ export function createLocalSender(maxLength: number, logger: Logger): Sender {
       logger.debug({ body: message.body }, 'reply kept locally (no channel credentials)');
       return { providerMessageId: `local-${randomUUID()}` };
     },
+    async sendTemplate(message) {
+      logger.debug({ template: message.template }, 'template kept locally (no channel credentials)');
+      return { providerMessageId: `local-${randomUUID()}` };
+    },
   };
 }

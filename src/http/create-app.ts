@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
 import { devOutboxRoute } from './dev-outbox-route.ts';
 import { webhookRoute } from './webhook-route.ts';
+import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 
 export type AppDependencies = {
   webhooks: { path: string; webhook: ChannelWebhook; bodyLimit?: string }[];
@@ -16,7 +17,8 @@ export type AppDependencies = {
   metrics: Metrics;
   /** Database reachable and migrated. */
   isReady: () => Promise<boolean>;
-  onStored: () => void;
+  onStored: (stored: { urgent: boolean }) => void;
+  onAlertRefusals: (refusals: AlertRefusal[]) => void;
   rateLimitFor: (patient: string) => number;
   classify: (message: InboundMessage) => InboundMessage['kind'];
   /** Replies are kept locally (no Twilio credentials): serve them to `npm run chat` on GET /dev/outbox. */

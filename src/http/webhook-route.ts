@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import { maskAddress } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
+import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 
 /**
  * The one webhook route: verify the signature over the raw bytes, parse, store every message in the
@@ -17,7 +18,10 @@ export function webhookRoute(options: {
   publicUrl: string | undefined;
   logger: Logger;
   metrics: Metrics;
-  onStored: () => void;
+  /** Messages were stored; `urgent` when one of them is an emergency (the worker's urgent lane). */
+  onStored: (stored: { urgent: boolean }) => void;
+  /** A delivery report refused staff alerts: their fallbacks are due (and a staff member may be unreached). */
+  onAlertRefusals: (refusals: AlertRefusal[]) => void;
   /** Messages a minute allowed from this sender (0: no limit). */
   rateLimitFor: (patient: string) => number;
   /** The kind to store a message as: emergencies are flagged here so that they jump the queue. */
@@ -37,18 +41,22 @@ export function webhookRoute(options: {
       logger.warn({ channel: webhook.channel, ignored: content.ignored }, 'webhook content not understood; acknowledged without storing it');
     }
     let stored = 0;
+    let urgent = false;
     for (const message of content.messages) {
       const clean = { ...message, body: storable(message.body), patient: storable(message.patient), business: storable(message.business) };
-      const result = await inbox.enqueue({ ...clean, kind: options.classify(clean) }, options.rateLimitFor(clean.patient));
+      const kind = options.classify(clean);
+      const result = await inbox.enqueue({ ...clean, kind }, options.rateLimitFor(clean.patient));
       if (!result.duplicate) stored++;
+      if (!result.duplicate && kind === 'emergency') urgent = true;
       logger.info(
         { inboxId: result.id, channel: message.channel, providerMessageId: message.providerMessageId, from: maskAddress(message.patient), kind: message.kind, duplicate: result.duplicate, state: result.state },
         result.duplicate ? 'inbound message redelivered, already stored' : 'inbound message stored',
       );
       logger.debug({ inboxId: result.id, body: message.body }, 'inbound message text');
     }
+    const refusals: AlertRefusal[] = [];
     for (const status of content.statuses) {
-      await inbox.recordDeliveryStatus(status);
+      refusals.push(...(await inbox.recordDeliveryStatus(status)).alerts);
       metrics.deliveryStatuses.inc({ channel: status.channel, status: status.status });
       logger.info({ channel: status.channel, providerMessageId: status.providerMessageId, status: status.status, error: status.error }, 'delivery status');
     }
@@ -58,7 +66,8 @@ export function webhookRoute(options: {
     res.end(webhook.acknowledgement.body);
     metrics.webhooks.inc({ channel: webhook.channel, outcome: 'accepted' });
     metrics.ackSeconds.observe({ channel: webhook.channel }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (stored > 0) options.onStored();
+    if (stored > 0) options.onStored({ urgent });
+    if (refusals.length > 0) options.onAlertRefusals(refusals);
   };
 }
 

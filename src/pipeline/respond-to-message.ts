@@ -1,7 +1,8 @@
-import type { ChatModel, Embedder } from '../ai/models.ts';
+import type { ChatModel, Embedder, TriageModel, TriageVerdict } from '../ai/models.ts';
+import { planAlerts, type AlertRoutes } from '../alerts/plan-alerts.ts';
+import type { AlertReason, StaffAlerts } from '../alerts/staff-alerts.ts';
 import type { ChannelName, Sender } from '../channels/channel.ts';
-import { addressesOf, addressOn, phoneNumberOf } from '../channels/phone-number.ts';
-import { conversationKey } from '../channels/channel.ts';
+import { addressesOf, phoneNumberOf } from '../channels/phone-number.ts';
 import { maskAddress, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { classifyMessage } from '../safety/classify-message.ts';
@@ -18,15 +19,22 @@ export type ResponderDependencies = {
   clinic: ClinicDetails;
   staffNumbers: string[];
   staffAlertNumbers: string[];
+  alertRoutes: AlertRoutes;
   botMode: 'open' | 'staff-only';
   historyTtlDays: number;
   phrases: SafetyPhrases;
   senders: Record<ChannelName, Sender>;
   inbox: Inbox;
+  alerts: StaffAlerts;
+  /** Alerts were stored: the alert dispatcher sends them now, beside the patient's reply. */
+  onAlertsRaised: () => void;
   patientStates: PatientStates;
   knowledge: Knowledge;
   embedder: Embedder | undefined;
   chat: ChatModel | undefined;
+  /** The model's second opinion on messages the rules did not alarm (absent in offline mode). */
+  triage: TriageModel | undefined;
+  triageTimeoutMs: number;
   metrics: Metrics;
   logger: Logger;
 };
@@ -42,29 +50,89 @@ export function createResponder(deps: ResponderDependencies) {
   const { clinic, logger, metrics, patientStates } = deps;
   const staff = new Set(deps.staffNumbers);
 
-  async function alertStaff(message: ClaimedMessage, reason: string): Promise<void> {
-    const sender = deps.senders[message.channel];
-    const text = `${reason} from ${maskAddress(message.patient)} (${message.channel}, message ${message.id}): "${message.body.slice(0, 600)}"`;
-    const results = await Promise.allSettled(
-      deps.staffAlertNumbers.map(async (number) => {
-        const to = addressOn(message.channel, message.business, number);
-        const { providerMessageId } = await sender.send({ from: message.business, to, body: text });
-        // Recorded in the staff member's own conversation, where `npm run chat --staff` shows it too.
-        await deps.inbox.recordOutbound({
-          inboxId: null,
-          channel: message.channel,
-          conversation: conversationKey({ channel: message.channel, business: message.business, patient: to }),
-          body: text,
-          providerMessageId,
-        });
-      }),
-    );
-    const failed = results.filter((result) => result.status === 'rejected');
-    if (deps.staffAlertNumbers.length === 0) logger.error({ inboxId: message.id, reason }, 'no STAFF_ALERT_NUMBERS to alert');
-    for (const failure of failed) {
-      metrics.replies.inc({ channel: message.channel, outcome: 'alert_failed' });
-      logger.error({ inboxId: message.id, err: (failure as PromiseRejectedResult).reason }, 'staff alert failed');
+  /**
+   * Stores the alerts for this message (once per message, however often it is handled) and wakes the
+   * dispatcher, which sends them while the patient's reply goes out. If they cannot be stored (the
+   * database is down), they are sent straight away instead: an emergency must reach a person anyway.
+   */
+  async function raiseAlerts(message: ClaimedMessage, reason: AlertReason, log: Logger): Promise<void> {
+    if (deps.staffAlertNumbers.length === 0) {
+      log.error({ reason }, 'no STAFF_ALERT_NUMBERS to alert');
+      return;
     }
+    const planned = planAlerts(message, reason, deps.staffAlertNumbers, deps.alertRoutes);
+    try {
+      await deps.alerts.raise(message.id, reason, planned);
+      deps.onAlertsRaised();
+    } catch (error) {
+      log.error({ err: error }, 'could not store the staff alerts; sending them directly, untracked');
+      for (const alert of planned) {
+        deps.senders[alert.channel].send({ from: alert.sender, to: alert.recipient, body: alert.body }).then(
+          () => metrics.staffAlerts.inc({ route: 'direct', outcome: 'sent' }),
+          (sendError: unknown) => {
+            metrics.staffAlerts.inc({ route: 'direct', outcome: 'unreached' });
+            log.error({ err: sendError, to: maskAddress(alert.recipient) }, 'staff alert failed every way: a staff member was not reached');
+          },
+        );
+      }
+    }
+  }
+
+  /** The fixed emergency reply, with the staff alerts raised beside it (never before it is sent). */
+  async function emergency(message: ClaimedMessage, category: 'medical' | 'self_harm', source: string, log: Logger): Promise<string | null> {
+    metrics.emergencies.inc();
+    log.warn({ category, source, from: maskAddress(message.patient) }, 'emergency message: fixed reply and staff alert');
+    const [state] = await Promise.all([
+      // The reply must not depend on a database read: if the state cannot be read, reply anyway.
+      patientStates.get(message.channel, message.patient).catch((error: unknown) => {
+        log.error({ err: error }, 'could not read the patient state; sending the emergency reply anyway');
+        return undefined;
+      }),
+      raiseAlerts(message, category === 'self_harm' ? 'self_harm' : 'emergency', log),
+    ]);
+    // Someone who opted out has asked for no messages; staff have the alert and can call.
+    return state?.optedOut ? null : emergencyReply(clinic, category);
+  }
+
+  /**
+   * The model's opinion came after the answer was sent and says emergency: the alarm is raised all the
+   * same, and the patient gets the emergency reply as a second message.
+   */
+  async function lateEmergency(message: ClaimedMessage, verdict: Exclude<TriageVerdict, 'none'>, log: Logger): Promise<void> {
+    const category = verdict === 'self_harm' ? 'self_harm' : 'medical';
+    const reply = await emergency(message, category, 'model (after the answer)', log);
+    if (reply === null) return;
+    const sender = deps.senders[message.channel];
+    const { providerMessageId } = await sender.send({ from: message.business, to: message.patient, body: reply });
+    metrics.replies.inc({ channel: message.channel, outcome: 'sent' });
+    await deps.inbox.recordOutbound({ inboxId: null, channel: message.channel, conversation: message.conversation, body: reply, providerMessageId });
+  }
+
+  /** The model's second opinion, within its budget; undefined when it failed or took too long. */
+  function secondOpinion(text: string, log: Logger): Promise<TriageVerdict | undefined> | undefined {
+    if (!deps.triage) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        metrics.modelTriage.inc({ verdict: 'failed' });
+        log.warn({ timeoutMs: deps.triageTimeoutMs }, 'model triage timed out; the rules alone decided');
+        resolve(undefined);
+      }, deps.triageTimeoutMs);
+    });
+    const assessed = deps.triage.assess(text).then(
+      (verdict) => {
+        clearTimeout(timer);
+        metrics.modelTriage.inc({ verdict });
+        return verdict;
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        metrics.modelTriage.inc({ verdict: 'failed' });
+        log.warn({ err: error }, 'model triage failed; the rules alone decided');
+        return undefined;
+      },
+    );
+    return Promise.race([assessed, timeout]);
   }
 
   return async function respond(message: ClaimedMessage, maxLength: number): Promise<string | null> {
@@ -74,16 +142,7 @@ export function createResponder(deps: ResponderDependencies) {
 
     if (found.kind === 'emergency' || message.kind === 'emergency') {
       const category = found.kind === 'emergency' ? found.category : 'medical';
-      metrics.emergencies.inc();
-      log.warn({ category, from: maskAddress(message.patient) }, 'emergency message: fixed reply and staff alert');
-      await alertStaff(message, category === 'self_harm' ? 'URGENT (self-harm risk)' : 'URGENT (possible emergency)');
-      // The reply must not depend on a database read: if the state cannot be read, reply anyway.
-      const state = await patientStates.get(message.channel, message.patient).catch((error: unknown) => {
-        log.error({ err: error }, 'could not read the patient state; sending the emergency reply anyway');
-        return undefined;
-      });
-      // Someone who opted out has asked for no messages; staff have the alert and can call.
-      return state?.optedOut ? null : emergencyReply(clinic, category);
+      return emergency(message, category, found.kind === 'emergency' ? `rules: ${found.rule}` : 'rules', log);
     }
 
     const state = await patientStates.get(message.channel, message.patient);
@@ -117,7 +176,7 @@ export function createResponder(deps: ResponderDependencies) {
       await patientStates.set(message.channel, message.patient, { paused: true });
       metrics.handoffs.inc();
       log.info('handoff requested: bot paused for this patient');
-      await alertStaff(message, 'A patient asked for a person');
+      await raiseAlerts(message, 'handoff', log);
       return handoffReply(clinic);
     }
     if (message.kind === 'media') return mediaReply(clinic);
@@ -125,7 +184,11 @@ export function createResponder(deps: ResponderDependencies) {
     // An answer will follow: on WhatsApp, show the message as read with a typing indicator meanwhile.
     deps.senders[message.channel].acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
     const since = sinceDate(deps.historyTtlDays, state.historyResetAt);
-    const answer = await answerQuestion(message.body, maxLength, {
+    // The model's second opinion runs beside the answer, at the front of the OpenAI queue. It can
+    // only raise the alarm, never lower it, and the answer never waits for it: if the answer is ready
+    // first, it is sent, and an emergency verdict that follows still raises the alarm.
+    const opinion = secondOpinion(message.body, log);
+    const answering = answerQuestion(message.body, maxLength, {
       embedder: deps.embedder,
       chat: deps.chat,
       knowledge: deps.knowledge,
@@ -133,6 +196,17 @@ export function createResponder(deps: ResponderDependencies) {
       clinic,
       metrics,
       logger: log,
+    });
+    const first = await Promise.race([answering.then((answer) => ({ answer })), ...(opinion ? [opinion.then((verdict) => ({ verdict }))] : [])]);
+    if ('verdict' in first && first.verdict && first.verdict !== 'none') {
+      answering.catch(() => undefined);
+      return emergency(message, first.verdict === 'self_harm' ? 'self_harm' : 'medical', 'model', log);
+    }
+    const answer = await answering;
+    opinion?.then((verdict) => {
+      if ('answer' in first && verdict && verdict !== 'none') {
+        lateEmergency(message, verdict, log).catch((error: unknown) => log.error({ err: error }, 'could not act on the late emergency verdict'));
+      }
     });
     let text = answer.text;
     if (found.kind === 'symptom_question') text = `${text}\n\n${symptomNudge(clinic)}`;

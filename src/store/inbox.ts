@@ -2,6 +2,7 @@ import { conversationKey, type ChannelName, type DeliveryStatus, type InboundMes
 import type { Database } from '../db/database.ts';
 import { isRetryable } from '../app-error.ts';
 import { groupCalls } from './group-calls.ts';
+import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 
 export type ClaimedMessage = {
   id: number;
@@ -35,6 +36,14 @@ type EnqueueRow = {
   channel: ChannelName; provider_message_id: string; conversation: string; patient: string; business: string;
   body: string; kind: string; rate_limit: number; rate_window_seconds: number;
 };
+
+function toClaimed(row: ClaimedRow): ClaimedMessage {
+  return {
+    id: row.id, channel: row.channel, providerMessageId: row.provider_message_id, conversation: row.conversation,
+    patient: row.patient, business: row.business, body: row.body, kind: row.kind, merged: row.merged, attempts: row.attempts,
+    reply: row.reply, partsSent: row.parts_sent,
+  };
+}
 
 /** The inbox and outbox, as typed calls to the SQL functions in supabase/migrations. */
 export function createInbox(db: Database) {
@@ -74,11 +83,13 @@ export function createInbox(db: Database) {
 
     async claim(owner: string, leaseSeconds: number, limit: number): Promise<ClaimedMessage[]> {
       const rows = await db.call<ClaimedRow[]>('inbox_claim', { p_owner: owner, p_lease_seconds: leaseSeconds, p_limit: limit });
-      return rows.map((row) => ({
-        id: row.id, channel: row.channel, providerMessageId: row.provider_message_id, conversation: row.conversation,
-        patient: row.patient, business: row.business, body: row.body, kind: row.kind, merged: row.merged, attempts: row.attempts,
-        reply: row.reply, partsSent: row.parts_sent,
-      }));
+      return rows.map(toClaimed);
+    },
+
+    /** Emergencies only, whatever the worker's free slots: the worker's urgent lane. */
+    async claimEmergencies(owner: string, leaseSeconds: number, limit: number): Promise<ClaimedMessage[]> {
+      const rows = await db.call<ClaimedRow[]>('inbox_claim_emergencies', { p_owner: owner, p_lease_seconds: leaseSeconds, p_limit: limit });
+      return rows.map(toClaimed);
     },
 
     async extendLeases(ids: number[], owner: string, leaseSeconds: number): Promise<void> {
@@ -136,10 +147,12 @@ export function createInbox(db: Database) {
       return db.call('dev_outbox', { p_conversation: conversation, p_after_id: afterId, p_limit: limit });
     },
 
-    async recordDeliveryStatus(status: DeliveryStatus): Promise<void> {
-      await db.call('delivery_status_record', {
+    /** Records a delivery report; a staff alert it reports refused gets its fallbacks (returned, to be logged). */
+    async recordDeliveryStatus(status: DeliveryStatus): Promise<{ alerts: AlertRefusal[] }> {
+      const result = await db.call<{ alerts?: AlertRefusal[] }>('delivery_status_record', {
         p_channel: status.channel, p_provider_message_id: status.providerMessageId, p_status: status.status, p_error: status.error,
       });
+      return { alerts: result.alerts ?? [] };
     },
   };
 }

@@ -7,6 +7,7 @@ import { maskAddress, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { splitMessage } from '../pipeline/split-message.ts';
 import { timed } from '../pipeline/timed.ts';
+import { createWakeSignal } from './create-wake-signal.ts';
 import type { ClaimedMessage, Inbox } from '../store/inbox.ts';
 
 export type InboxWorkerOptions = {
@@ -48,33 +49,41 @@ export function createInboxWorker(options: InboxWorkerOptions) {
   const inFlight = new Map<number, Promise<void>>();
   let running = false;
   let loopDone: Promise<void> = Promise.resolve();
-  let signalled = false;
-  let wakeUp: (() => void) | undefined;
+  /** An emergency was stored, or the poll came round: look for emergencies even with no slot free. */
+  let urgent = true;
+  const wake = createWakeSignal(pollIntervalMs, () => {
+    urgent = true;
+  });
+  const signal = () => wake.signal();
 
-  const signal = () => {
-    signalled = true;
-    wakeUp?.();
+  const take = (claimed: ClaimedMessage[]) => {
+    for (const message of claimed) {
+      // Our own lease ran out (renewal failing) and the claim handed the message back to us: the
+      // first handler is still on it.
+      if (inFlight.has(message.id)) continue;
+      const work = handle(message).finally(() => {
+        inFlight.delete(message.id);
+        signal();
+      });
+      inFlight.set(message.id, work);
+    }
   };
-
-  // A plain timer, not an aborted `sleep`: the wait is cut short by every stored webhook (hundreds a
-  // second under load), and each AbortController.abort() builds a DOMException with a stack trace
-  // (4 % of the main thread at 500 webhooks/s in npm run bench).
-  const waitForSignal = () =>
-    signalled
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          const timer = setTimeout(done, pollIntervalMs);
-          function done() {
-            clearTimeout(timer);
-            wakeUp = undefined;
-            resolve();
-          }
-          wakeUp = done;
-        });
 
   async function loop() {
     while (running) {
-      signalled = false;
+      wake.clear();
+      // The urgent lane: every slot may be held by questions waiting on a slow model, and an emergency
+      // must not wait for one of them (its reply needs no model). Only when woken for an emergency or
+      // at the poll: at hundreds of webhooks a second a claim per wake-up would cost the database.
+      if (urgent && inFlight.size >= options.concurrency) {
+        urgent = false;
+        try {
+          take(await inbox.claimEmergencies(owner, leaseSeconds, 8));
+        } catch (error) {
+          logger.error({ err: error }, 'could not claim emergencies');
+        }
+      }
+      urgent = false;
       const room = options.concurrency - inFlight.size;
       if (room > 0) {
         let claimed: ClaimedMessage[] = [];
@@ -83,19 +92,10 @@ export function createInboxWorker(options: InboxWorkerOptions) {
         } catch (error) {
           logger.error({ err: error }, 'could not claim inbox messages');
         }
-        for (const message of claimed) {
-          // Our own lease ran out (renewal failing) and the claim handed the message back to us: the
-          // first handler is still on it.
-          if (inFlight.has(message.id)) continue;
-          const work = handle(message).finally(() => {
-            inFlight.delete(message.id);
-            signal();
-          });
-          inFlight.set(message.id, work);
-        }
+        take(claimed);
         if (claimed.length > 0 && claimed.length === room) continue;
       }
-      if (running) await waitForSignal();
+      if (running) await wake.wait();
     }
   }
 
@@ -173,6 +173,11 @@ export function createInboxWorker(options: InboxWorkerOptions) {
     },
     /** A message was stored: look now rather than at the next poll. */
     wake: signal,
+    /** An emergency was stored: look now, even if every slot is taken. */
+    wakeUrgent() {
+      urgent = true;
+      signal();
+    },
     /**
      * Stops claiming, waits up to timeoutMs for the messages in hand, then hands back the ones still
      * unfinished so that the next start answers them without waiting for their lease to run out.

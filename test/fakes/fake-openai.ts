@@ -15,8 +15,8 @@ export type FakeOpenAI = {
   inFlight: number;
   /** the most in flight at once since start/reset */
   maxInFlight: number;
-  /** ms, mutable, default 0 */
-  latency: { embeddings: number; chat: number };
+  /** ms, mutable, default 0; `triage` applies to triage requests instead of `chat` when set */
+  latency: { embeddings: number; chat: number; triage?: number };
   /**
    * Decide a failure per call: return an HTTP status (e.g. 500, 429) to fail it, 0 to destroy
    * the socket without answering, or undefined to answer normally. Called once the body is read.
@@ -26,7 +26,13 @@ export type FakeOpenAI = {
   retryAfterSeconds: number | undefined;
   /** computes the assistant message content from the chat request body */
   chatReply: (body: any) => string;
-  /** clears calls, maxInFlight, failWith, retryAfterSeconds; latency to 0; chatReply to default */
+  /**
+   * answers the service's triage requests (structured output named "triage"): a JSON string such as
+   * '{"category":"not_urgent"}'. Apart from chatReply, so that tests that replace the answers keep a
+   * sane triage. Default: not_urgent.
+   */
+  triageReply: (body: any) => string;
+  /** clears calls, maxInFlight, failWith, retryAfterSeconds; latency to 0; chatReply and triageReply to default */
   reset(): void;
   close(): Promise<void>;
   /** emitted when a request finishes (answered, socket destroyed, or aborted by the client) */
@@ -130,6 +136,18 @@ export function isRewriteRequest(body: any): boolean {
   return first?.role === 'system' && /standalone search query/.test(messageText(first.content));
 }
 
+/** True for the service's triage request: structured output (response_format json_schema) named "triage". */
+export function isTriageRequest(body: any): boolean {
+  return body?.response_format?.type === 'json_schema' && body.response_format.json_schema?.name === 'triage';
+}
+
+/** A chat request that answers a patient (not a rewrite, not a triage). */
+export function isAnswerRequest(body: any): boolean {
+  return !isRewriteRequest(body) && !isTriageRequest(body);
+}
+
+export const DEFAULT_TRIAGE_REPLY = '{"category":"not_urgent"}';
+
 /** The patient's message in the last <patient_message> block of a request. */
 export function lastPatientMessage(body: any): string {
   const messages: unknown[] = Array.isArray(body?.messages) ? body.messages : [];
@@ -184,10 +202,11 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
   calls: FakeOpenAICall[] = [];
   inFlight = 0;
   maxInFlight = 0;
-  latency = { embeddings: 0, chat: 0 };
+  latency: FakeOpenAI['latency'] = { embeddings: 0, chat: 0 };
   failWith: ((call: FakeOpenAICall) => number | undefined) | undefined = undefined;
   retryAfterSeconds: number | undefined = undefined;
   chatReply: (body: any) => string = defaultChatReply;
+  triageReply: (body: any) => string = () => DEFAULT_TRIAGE_REPLY;
 
   readonly server: Server;
   private readonly sleeper = createSleeper();
@@ -217,6 +236,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
     this.retryAfterSeconds = undefined;
     this.latency = { embeddings: 0, chat: 0 };
     this.chatReply = defaultChatReply;
+    this.triageReply = () => DEFAULT_TRIAGE_REPLY;
   }
 
   async close(): Promise<void> {
@@ -285,7 +305,8 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
     }
 
     const failure = this.failWith?.(call);
-    await this.sleeper.sleep(route === 'embeddings' ? this.latency.embeddings : this.latency.chat);
+    const triage = route === 'chat' && isTriageRequest(call.body);
+    await this.sleeper.sleep(route === 'embeddings' ? this.latency.embeddings : triage ? (this.latency.triage ?? this.latency.chat) : this.latency.chat);
     if (res.destroyed) return finish(0);
 
     if (failure === 0) {
@@ -344,7 +365,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
     if (!Array.isArray(messages) || messages.length === 0) {
       throw new BadRequest("Invalid 'messages': expected a non-empty array.", 'messages');
     }
-    const content = this.chatReply(body);
+    const content = isTriageRequest(body) ? this.triageReply(body) : this.chatReply(body);
     const promptTokens = messages.reduce((n: number, m: any) => n + approxTokens(messageText(m?.content)), 0);
     const completionTokens = approxTokens(content);
     return {

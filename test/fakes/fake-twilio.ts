@@ -1,16 +1,34 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 
-import { closeServer, createSleeper, listenOnLoopback, readBody } from './fake-server.ts';
+import twilio from 'twilio';
+
+import { closeServer, createCallbackPoster, createSleeper, listenOnLoopback, readBody, waitForCount, WHATSAPP_WINDOW_MS, type CallbackOutcome } from './fake-server.ts';
 
 export type SentMessage = {
   accountSid: string;
   from: string;
   to: string;
+  /** as sent; usually empty for a Content API template (Twilio: exclude Body when sending ContentSid) */
   body: string;
   statusCallback?: string;
   sid: string;
+  at: number;
+  /** the Content API template (HX…) when the message was sent with ContentSid, else undefined */
+  contentSid: string | undefined;
+  /** ContentVariables, parsed from the JSON string the client sent (values as strings), else undefined */
+  contentVariables: Record<string, string> | undefined;
+};
+
+/** One status callback the fake POSTed to a message's StatusCallback URL, and what came of it. */
+export type FakeTwilioStatusCallback = {
+  url: string;
+  /** the form parameters, exactly as sent and signed */
+  params: Record<string, string>;
+  /** X-Twilio-Signature, computed over `url` + params with the auth token */
+  signature: string;
+  outcome: CallbackOutcome;
   at: number;
 };
 
@@ -22,17 +40,42 @@ export type FakeTwilio = {
   /** credentials it accepts */
   accountSid: string;
   authToken: string;
-  /** successfully "sent" messages in order */
+  /** messages that reached a phone, in order: SMS, WhatsApp inside the 24-hour window, Content API templates */
   messages: SentMessage[];
+  /**
+   * WhatsApp free-form messages (no ContentSid) to an address outside its 24-hour window: answered 201
+   * "queued" like the others, never delivered, then reported "failed" with error 63016 to their StatusCallback.
+   */
+  refused: SentMessage[];
+  /** status callbacks POSTed, in the order they were answered */
+  statusCallbacks: FakeTwilioStatusCallback[];
   /** all message-create requests including failed ones */
   requests: number;
   /** mutable; applied to every message-create request before answering */
   latencyMs: number;
   /** attempt = 1-based count of create requests (same as `requests` at that moment) */
   failWith: ((attempt: number) => FakeTwilioFailure | undefined) | undefined;
+  /** off by default; when on, a delivered message with a StatusCallback is reported "sent", then "delivered" */
+  reportDelivery: boolean;
+  /** the fake's clock (epoch ms), for the 24-hour window; replace it to move time on */
+  now: () => number;
+  /**
+   * The customer at this WhatsApp address (`whatsapp:+E164`) last wrote to the business at `at` (default
+   * now()): free-form messages to it are delivered until 24 hours after that. What Twilio learns from an
+   * inbound message; test/support/twilio-webhook-client.ts calls it when given `opensWindowOn`.
+   */
+  customerWrote(address: string, at?: number): void;
+  /** Whether a free-form WhatsApp message to this address would be delivered at `at` (default now()). */
+  windowOpen(address: string, at?: number): boolean;
   /** event-driven; resolves with `messages` once messages.length >= count, rejects after timeoutMs (default 10000) */
   waitForMessages(count: number, timeoutMs?: number): Promise<SentMessage[]>;
-  /** clears messages, requests, latencyMs, failWith */
+  /** event-driven; resolves with `refused` once refused.length >= count */
+  waitForRefused(count: number, timeoutMs?: number): Promise<SentMessage[]>;
+  /** event-driven; resolves with `statusCallbacks` once that many have been answered (or failed) */
+  waitForStatusCallbacks(count: number, timeoutMs?: number): Promise<FakeTwilioStatusCallback[]>;
+  /** resolves once every status callback started so far has been answered or has failed */
+  settled(): Promise<void>;
+  /** clears messages, refused, status callbacks, requests, latencyMs, failWith, reportDelivery, the windows and the clock */
   reset(): void;
   close(): Promise<void>;
 };
@@ -77,18 +120,53 @@ function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
+export { WHATSAPP_WINDOW_MS };
+
+/*
+ * How Twilio reports a free-form WhatsApp message sent outside the 24-hour window, as documented:
+ * - https://www.twilio.com/docs/api/errors/63016: "This error occurs when you send a free-form message after
+ *   the channel's allowed session window has closed. [...] business-initiated messages sent outside the
+ *   24-hour customer service window must use an approved template. Send that template with ContentSid
+ *   and, if needed, ContentVariables. Since April 1, 2025, sending a WhatsApp template in Body outside the
+ *   customer service window fails with this error." So only ContentSid decides, never what Body says.
+ * - The create call itself succeeds (201, "queued"); the error arrives later, on the status callback
+ *   (https://www.twilio.com/docs/messaging/guides/track-outbound-message-status): form-encoded POST, "a
+ *   subset of the standard request properties, and additionally MessageStatus and ErrorCode"; for
+ *   WhatsApp also ChannelInstallSid, ChannelPrefix and ChannelStatusMessage ("present only if the Message
+ *   delivery failed"). No ErrorMessage is documented (nor seen in captured failed callbacks), so the fake
+ *   sends none: a handler must not need one.
+ * - ChannelToAddress and StructuredMessage are not in that table but are in captured WhatsApp callbacks
+ *   from public code; SmsSid/SmsStatus are in the documented example. The exact ChannelStatusMessage text
+ *   is not documented: do not match on it.
+ * - Status: the brief asks for "failed". Public reports show 63016 with both "failed" and "undelivered":
+ *   a service should treat both as final failures.
+ */
+const WINDOW_ERROR_CODE = '63016';
+const WINDOW_CHANNEL_MESSAGE = 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.';
+
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 
 class FakeTwilioServer implements FakeTwilio {
   apiBaseURL = '';
   messages: SentMessage[] = [];
+  refused: SentMessage[] = [];
+  statusCallbacks: FakeTwilioStatusCallback[] = [];
   requests = 0;
   latencyMs = 0;
   failWith: ((attempt: number) => FakeTwilioFailure | undefined) | undefined = undefined;
+  reportDelivery = false;
+  now: () => number = Date.now;
 
   readonly server: Server;
   private readonly events = new EventEmitter();
   private readonly sleeper = createSleeper();
+  private readonly callbacks = createCallbackPoster();
+  /** whatsapp:+E164 → when that customer last wrote */
+  private lastWrote = new Map<string, number>();
+  /** bumped by reset(), so that a callback started before it is not recorded after it */
+  private generation = 0;
+  /** the WhatsApp sender's Installed Channel SID, the same on every callback of this fake */
+  private readonly channelInstallSid = `XE${randomBytes(16).toString('hex')}`;
 
   constructor(
     public accountSid: string,
@@ -106,42 +184,54 @@ class FakeTwilioServer implements FakeTwilio {
     });
   }
 
+  customerWrote(address: string, at = this.now()): void {
+    if (!address.startsWith('whatsapp:')) throw new Error(`fake-twilio: customerWrote takes a WhatsApp address (whatsapp:+E164), not ${JSON.stringify(address)}`);
+    this.lastWrote.set(address, at);
+  }
+
+  windowOpen(address: string, at = this.now()): boolean {
+    const wrote = this.lastWrote.get(address);
+    return wrote !== undefined && at - wrote < WHATSAPP_WINDOW_MS;
+  }
+
   waitForMessages(count: number, timeoutMs = 10_000): Promise<SentMessage[]> {
-    if (this.messages.length >= count) return Promise.resolve(this.messages);
-    return new Promise((resolve, reject) => {
-      const onMessage = () => {
-        if (this.messages.length >= count) {
-          cleanup();
-          resolve(this.messages);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(
-            `fake-twilio: timed out after ${timeoutMs} ms waiting for ${count} message(s); got ${this.messages.length} ` +
-              `(${this.requests} create request(s))`,
-          ),
-        );
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.events.off('message', onMessage);
-      };
-      this.events.on('message', onMessage);
-    });
+    return this.waitFor('message', () => this.messages, count, 'message(s)', timeoutMs);
+  }
+
+  waitForRefused(count: number, timeoutMs = 10_000): Promise<SentMessage[]> {
+    return this.waitFor('refused', () => this.refused, count, 'refused message(s)', timeoutMs);
+  }
+
+  waitForStatusCallbacks(count: number, timeoutMs = 10_000): Promise<FakeTwilioStatusCallback[]> {
+    return this.waitFor('callback', () => this.statusCallbacks, count, 'status callback(s)', timeoutMs);
+  }
+
+  settled(): Promise<void> {
+    return this.callbacks.settled();
   }
 
   reset(): void {
     this.messages = [];
+    this.refused = [];
+    this.statusCallbacks = [];
     this.requests = 0;
     this.latencyMs = 0;
     this.failWith = undefined;
+    this.reportDelivery = false;
+    this.now = Date.now;
+    this.lastWrote = new Map();
+    this.generation += 1;
   }
 
   async close(): Promise<void> {
     this.sleeper.cancelAll();
+    await this.callbacks.close();
     await closeServer(this.server);
+  }
+
+  private waitFor<T>(event: string, list: () => T[], count: number, noun: string, timeoutMs: number): Promise<T[]> {
+    const context = () => `${this.requests} create request(s), ${this.refused.length} refused outside the WhatsApp 24-hour window`;
+    return waitForCount(this.events, event, list, count, noun, 'fake-twilio', context, timeoutMs);
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -179,16 +269,24 @@ class FakeTwilioServer implements FakeTwilio {
     const messagingServiceSid = form.get('MessagingServiceSid');
     const body = form.get('Body') ?? '';
     const statusCallback = form.get('StatusCallback') ?? undefined;
+    const contentSid = form.get('ContentSid') || undefined;
+    const rawVariables = form.get('ContentVariables');
     if (!to) return send(res, 400, twilioError(400, 21604, "A 'To' phone number is required."));
     if (!from && !messagingServiceSid) {
       return send(res, 400, twilioError(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."));
     }
-    if (!body && !form.has('MediaUrl') && !form.has('ContentSid')) {
+    if (!body && !form.has('MediaUrl') && !contentSid) {
       return send(res, 400, twilioError(400, 21602, 'Message body is required.'));
     }
     if ([...body].length > 1600) {
       return send(res, 400, twilioError(400, 21617, 'The concatenated message body exceeds the 1600 character limit.'));
     }
+    // https://www.twilio.com/docs/api/errors/21654 and /21656
+    if (rawVariables !== null && !contentSid) {
+      return send(res, 400, twilioError(400, 21654, 'A ContentSid must be specified if ContentVariables are provided in the request.'));
+    }
+    const contentVariables = rawVariables === null ? undefined : parseContentVariables(rawVariables);
+    if (contentVariables === null) return send(res, 400, twilioError(400, 21656, 'The ContentVariables Parameter is invalid.'));
 
     const sid = `SM${randomBytes(16).toString('hex')}`;
     const now = new Date();
@@ -200,6 +298,8 @@ class FakeTwilioServer implements FakeTwilio {
       ...(statusCallback !== undefined ? { statusCallback } : {}),
       sid,
       at: now.getTime(),
+      contentSid,
+      contentVariables,
     };
     const uri = `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}.json`;
     const resource = {
@@ -224,10 +324,75 @@ class FakeTwilioServer implements FakeTwilio {
       to,
       uri,
     };
+    const answered = new Promise((resolve) => res.once('close', resolve));
+    const outsideWindow = to.startsWith('whatsapp:') && !contentSid && !this.windowOpen(to);
+    if (outsideWindow) {
+      this.refused.push(message);
+      if (statusCallback) {
+        this.reportStatus(message, statusCallback, 'failed', { ErrorCode: WINDOW_ERROR_CODE, ChannelStatusMessage: WINDOW_CHANNEL_MESSAGE }, answered);
+      }
+      send(res, 201, resource);
+      this.events.emit('refused', message);
+      return;
+    }
     this.messages.push(message);
+    if (statusCallback && this.reportDelivery) {
+      this.callbacks.track(
+        this.reportStatus(message, statusCallback, 'sent', {}, answered).then(() => this.reportStatus(message, statusCallback, 'delivered', {})),
+      );
+    }
     send(res, 201, resource);
     this.events.emit('message', message);
   }
+
+  /** POSTs one status callback as Twilio does: form-encoded, signed over the StatusCallback URL. */
+  private async reportStatus(message: SentMessage, url: string, status: string, extra: Record<string, string>, after?: Promise<unknown>): Promise<void> {
+    const params: Record<string, string> = {
+      AccountSid: this.accountSid,
+      ApiVersion: '2010-04-01',
+      From: message.from,
+      To: message.to,
+      MessageSid: message.sid,
+      MessageStatus: status,
+      SmsSid: message.sid,
+      SmsStatus: status,
+      ...(message.to.startsWith('whatsapp:')
+        ? { ChannelPrefix: 'whatsapp', ChannelInstallSid: this.channelInstallSid, ChannelToAddress: message.to.slice('whatsapp:'.length), StructuredMessage: 'false' }
+        : {}),
+      ...extra,
+    };
+    const signature = twilio.getExpectedTwilioSignature(this.authToken, url, params);
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      'user-agent': 'TwilioProxy/1.1',
+      'x-twilio-signature': signature,
+      'i-twilio-idempotency-token': randomUUID(),
+    };
+    const generation = this.generation;
+    const outcome = await this.callbacks.post(url, headers, new URLSearchParams(params).toString(), after);
+    if (generation !== this.generation) return;
+    const callback: FakeTwilioStatusCallback = { url, params, signature, outcome, at: Date.now() };
+    this.statusCallbacks.push(callback);
+    this.events.emit('callback', callback);
+  }
+}
+
+/** ContentVariables: a JSON object of placeholder → value; null when Twilio would answer 21656. */
+function parseContentVariables(raw: string): Record<string, string> | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const variables: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    // "ContentVariables cannot be an empty string or null" (21656).
+    if ((typeof value !== 'string' && typeof value !== 'number') || value === '') return null;
+    variables[key] = String(value);
+  }
+  return variables;
 }
 
 function send(res: ServerResponse, status: number, payload: unknown): void {

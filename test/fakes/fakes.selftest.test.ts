@@ -1,9 +1,15 @@
+import { createHmac } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:http';
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import twilio from 'twilio';
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient.js';
 import { fakeEmbedding, startFakeOpenAI, type FakeOpenAI, type FakeOpenAICall } from './fake-openai.js';
-import { startFakeTwilio, type FakeTwilio } from './fake-twilio.js';
+import { startFakeGraphApi, type FakeGraphApi } from './fake-graph-api.js';
+import { closeServer, listenOnLoopback, readBody, waitForEvent } from './fake-server.js';
+import { startFakeTwilio, WHATSAPP_WINDOW_MS, type FakeTwilio } from './fake-twilio.js';
 import { waitFor } from './wait-for.js';
 
 function cosine(a: number[], b: number[]): number {
@@ -200,6 +206,7 @@ describe('fake Twilio through the real twilio SDK', () => {
   afterAll(() => fake.close());
 
   it('records a sent message and answers like the real API', async () => {
+    fake.customerWrote('whatsapp:+15550000002');
     const msg = await client.messages.create({
       from: 'whatsapp:+15550000001',
       to: 'whatsapp:+15550000002',
@@ -221,8 +228,11 @@ describe('fake Twilio through the real twilio SDK', () => {
         statusCallback: 'http://127.0.0.1:9/status',
         sid: msg.sid,
         at: expect.any(Number),
+        contentSid: undefined,
+        contentVariables: undefined,
       },
     ]);
+    expect(fake.refused).toEqual([]);
     expect(fake.requests).toBe(1);
   });
 
@@ -256,5 +266,329 @@ describe('fake Twilio through the real twilio SDK', () => {
     ).rejects.toMatchObject({ status: 400, code: 21617 });
     expect(fake.messages).toHaveLength(0);
     expect(fake.requests).toBe(2);
+  });
+});
+
+type Received = { url: string; headers: Record<string, string | string[] | undefined>; body: string };
+
+/** A real HTTP server on 127.0.0.1 standing in for the service: it keeps what the fakes POST to it. */
+async function startReceiver() {
+  const received: Received[] = [];
+  const events = new EventEmitter();
+  const server: Server = createServer((req, res) => {
+    void readBody(req).then((body) => {
+      received.push({ url: `${base}${req.url}`, headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'text/xml' }).end('<Response></Response>');
+      events.emit('request');
+    });
+  });
+  const base = `http://127.0.0.1:${await listenOnLoopback(server)}`;
+  return {
+    base,
+    received,
+    waitFor: (count: number) =>
+      waitForEvent(events, 'request', () => received.length >= count, () => received, 'receiver', () => `${count} request(s); got ${received.length}`, 10_000),
+    clear: () => received.splice(0),
+    close: () => closeServer(server),
+  };
+}
+
+describe('fake Twilio: the WhatsApp 24-hour window, through the real twilio SDK', () => {
+  const CLINIC = 'whatsapp:+15557654322';
+  let fake: FakeTwilio;
+  let client: twilio.Twilio;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let statusUrl: string;
+
+  beforeAll(async () => {
+    [fake, receiver] = await Promise.all([startFakeTwilio(), startReceiver()]);
+    client = twilio(fake.accountSid, fake.authToken, { httpClient: new FakeApiRequestClient(fake.apiBaseURL) });
+    statusUrl = `${receiver.base}/webhooks/twilio/status?clinic=1`;
+  });
+  afterEach(() => {
+    fake.reset();
+    receiver.clear();
+  });
+  afterAll(async () => {
+    await fake?.close();
+    await receiver?.close();
+  });
+
+  const freeForm = (to: string) => client.messages.create({ from: CLINIC, to, body: 'Your results are in.', statusCallback: statusUrl });
+
+  it('when the patient never wrote, then a free-form message is queued like any other, never delivered, and a signed "failed" callback with 63016 follows', async () => {
+    const msg = await freeForm('whatsapp:+15550100001');
+    expect(msg.sid).toMatch(/^SM[0-9a-f]{32}$/);
+    expect(msg.status).toBe('queued');
+    expect(msg.errorCode).toBeNull();
+
+    const [request] = await receiver.waitFor(1);
+    expect(fake.messages).toEqual([]);
+    expect(fake.refused).toMatchObject([{ sid: msg.sid, to: 'whatsapp:+15550100001', body: 'Your results are in.' }]);
+    expect(request!.url).toBe(statusUrl);
+    expect(request!.headers['content-type']).toMatch(/^application\/x-www-form-urlencoded/);
+    const params = Object.fromEntries(new URLSearchParams(request!.body));
+    expect(params).toMatchObject({
+      AccountSid: fake.accountSid,
+      ApiVersion: '2010-04-01',
+      From: CLINIC,
+      To: 'whatsapp:+15550100001',
+      MessageSid: msg.sid,
+      MessageStatus: 'failed',
+      SmsSid: msg.sid,
+      SmsStatus: 'failed',
+      ErrorCode: '63016',
+      ChannelPrefix: 'whatsapp',
+      ChannelToAddress: '+15550100001',
+    });
+    expect(params.ChannelInstallSid).toMatch(/^XE[0-9a-f]{32}$/);
+    expect(params).not.toHaveProperty('Body');
+    // Signed as Twilio signs: over the StatusCallback URL (query included) and the form, with the auth token.
+    const signature = request!.headers['x-twilio-signature'] as string;
+    expect(twilio.validateRequest(fake.authToken, signature, statusUrl, params)).toBe(true);
+    expect(twilio.validateRequest('0'.repeat(32), signature, statusUrl, params)).toBe(false);
+    expect(twilio.validateRequest(fake.authToken, signature, `${receiver.base}/webhooks/twilio/status`, params)).toBe(false);
+    expect(request!.headers['i-twilio-idempotency-token']).toEqual(expect.any(String));
+
+    const [callback] = await fake.waitForStatusCallbacks(1);
+    expect(callback).toMatchObject({ url: statusUrl, params, signature, outcome: { status: 200 } });
+  });
+
+  it('when the patient wrote within 24 hours, then a free-form message is delivered and, by default, no callback is sent', async () => {
+    fake.customerWrote('whatsapp:+15550100002', Date.now() - WHATSAPP_WINDOW_MS + 60_000);
+    const msg = await freeForm('whatsapp:+15550100002');
+    expect(fake.messages).toMatchObject([{ sid: msg.sid, to: 'whatsapp:+15550100002', contentSid: undefined }]);
+    expect(fake.refused).toEqual([]);
+    await fake.settled();
+    expect(fake.statusCallbacks).toEqual([]);
+    expect(receiver.received).toEqual([]);
+  });
+
+  it('when the patient last wrote more than 24 hours ago, or the clock moves on past it, then the message is refused with 63016', async () => {
+    fake.customerWrote('whatsapp:+15550100003', Date.now() - WHATSAPP_WINDOW_MS - 1000);
+    const stale = await freeForm('whatsapp:+15550100003');
+    fake.customerWrote('whatsapp:+15550100004');
+    fake.now = () => Date.now() + WHATSAPP_WINDOW_MS;
+    const later = await freeForm('whatsapp:+15550100004');
+
+    const requests = await receiver.waitFor(2);
+    expect(fake.messages).toEqual([]);
+    expect(fake.refused.map((m) => m.sid)).toEqual([stale.sid, later.sid]);
+    const params = requests.map((r) => Object.fromEntries(new URLSearchParams(r.body)));
+    expect(params.map((p) => [p.MessageSid, p.MessageStatus, p.ErrorCode]).sort()).toEqual(
+      [[stale.sid, 'failed', '63016'], [later.sid, 'failed', '63016']].sort(),
+    );
+    expect(fake.windowOpen('whatsapp:+15550100004')).toBe(false);
+    expect(fake.windowOpen('whatsapp:+15550100004', Date.now())).toBe(true);
+  });
+
+  it('when a Content API template is sent outside the window, then it is delivered with its ContentSid and parsed ContentVariables, and no callback fails it', async () => {
+    const msg = await client.messages.create({
+      from: CLINIC,
+      to: 'whatsapp:+15550100005',
+      contentSid: 'HX0123456789abcdef0123456789abcdef',
+      contentVariables: JSON.stringify({ 1: 'Anna', 2: '10:30' }),
+      statusCallback: statusUrl,
+    });
+    expect(msg.status).toBe('queued');
+    const [delivered] = await fake.waitForMessages(1);
+    expect(delivered).toMatchObject({
+      sid: msg.sid,
+      to: 'whatsapp:+15550100005',
+      body: '',
+      contentSid: 'HX0123456789abcdef0123456789abcdef',
+      contentVariables: { 1: 'Anna', 2: '10:30' },
+    });
+    expect(fake.refused).toEqual([]);
+    await fake.settled();
+    expect(receiver.received).toEqual([]);
+  });
+
+  it('when ContentVariables come without ContentSid, or are not a JSON object of values, then 21654 and 21656 as Twilio answers', async () => {
+    await expect(
+      client.messages.create({ from: CLINIC, to: 'whatsapp:+15550100006', body: 'hi', contentVariables: '{"1":"Anna"}' }),
+    ).rejects.toMatchObject({ status: 400, code: 21654 });
+    for (const contentVariables of ['{"1":', '["Anna"]', '{"1":null}', '{"1":""}']) {
+      await expect(
+        client.messages.create({ from: CLINIC, to: 'whatsapp:+15550100006', contentSid: 'HX0123456789abcdef0123456789abcdef', contentVariables }),
+        contentVariables,
+      ).rejects.toMatchObject({ status: 400, code: 21656 });
+    }
+    expect(fake.messages).toEqual([]);
+    expect(fake.refused).toEqual([]);
+  });
+
+  it('when the message is an SMS, then the WhatsApp window does not apply', async () => {
+    const msg = await client.messages.create({ from: '+15557654321', to: '+15550100007', body: 'Your results are in.', statusCallback: statusUrl });
+    expect(fake.messages).toMatchObject([{ sid: msg.sid, to: '+15550100007' }]);
+    expect(fake.refused).toEqual([]);
+    expect(() => fake.customerWrote('+15550100007')).toThrow(/whatsapp:/);
+  });
+
+  it('when reportDelivery is on, then a delivered message is reported "sent", then "delivered", signed', async () => {
+    fake.reportDelivery = true;
+    fake.customerWrote('whatsapp:+15550100008');
+    const msg = await freeForm('whatsapp:+15550100008');
+    const callbacks = await fake.waitForStatusCallbacks(2);
+    expect(callbacks.map((c) => [c.params.MessageSid, c.params.MessageStatus, c.params.ErrorCode])).toEqual([
+      [msg.sid, 'sent', undefined],
+      [msg.sid, 'delivered', undefined],
+    ]);
+    for (const request of await receiver.waitFor(2)) {
+      const params = Object.fromEntries(new URLSearchParams(request.body));
+      expect(twilio.validateRequest(fake.authToken, request.headers['x-twilio-signature'] as string, statusUrl, params)).toBe(true);
+    }
+  });
+
+  it('when the StatusCallback is not on loopback (PUBLIC_URL behind ngrok), then nothing leaves the machine and the callback is recorded as not sent', async () => {
+    await client.messages.create({ from: CLINIC, to: 'whatsapp:+15550100009', body: 'hi', statusCallback: 'https://clinic-test.ngrok-free.app/webhooks/twilio/status' });
+    const [callback] = await fake.waitForStatusCallbacks(1);
+    expect(callback!.params.ErrorCode).toBe('63016');
+    expect(callback!.outcome).toEqual({ error: expect.stringMatching(/^not sent: .*loopback/) });
+    expect(receiver.received).toEqual([]);
+  });
+});
+
+describe('fake Graph API: the WhatsApp 24-hour window, through plain fetch', () => {
+  const PHONE_NUMBER_ID = '106540352242922';
+  const APP_SECRET = 'meta-app-secret-for-selftest';
+  let graph: FakeGraphApi;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+  const post = async (payload: Record<string, unknown>) => {
+    const response = await fetch(`${graph.baseURL}/${PHONE_NUMBER_ID}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${graph.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ messaging_product: 'whatsapp', recipient_type: 'individual', ...payload }),
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const text = (to: string, body = 'Your results are in.') => post({ to, type: 'text', text: { body, preview_url: false } });
+
+  beforeAll(async () => {
+    [graph, receiver] = await Promise.all([startFakeGraphApi(), startReceiver()]);
+    graph.webhook = { url: `${receiver.base}/webhooks/meta`, appSecret: APP_SECRET };
+  });
+  afterEach(() => {
+    graph.reset();
+    receiver.clear();
+  });
+  afterAll(async () => {
+    await graph?.close();
+    await receiver?.close();
+  });
+
+  it('when the user never wrote, then the text is accepted with a wamid, never delivered, and a signed "failed" status webhook with 131047 follows', async () => {
+    const sent = await text('15551230901');
+    expect(sent.status).toBe(200);
+    const wamid: string = sent.body.messages[0].id;
+    expect(wamid).toMatch(/^wamid\./);
+    expect(sent.body.contacts).toEqual([{ input: '15551230901', wa_id: '15551230901' }]);
+
+    const [request] = await receiver.waitFor(1);
+    expect(graph.messages).toEqual([]);
+    expect(graph.refused).toMatchObject([{ id: wamid, to: '15551230901', phoneNumberId: PHONE_NUMBER_ID }]);
+    expect(request!.url).toBe(`${receiver.base}/webhooks/meta`);
+    expect(request!.headers['content-type']).toBe('application/json');
+    // X-Hub-Signature-256 is the hex HMAC-SHA256 of the exact bytes, keyed by the app secret.
+    const expected = `sha256=${createHmac('sha256', APP_SECRET).update(request!.body).digest('hex')}`;
+    expect(request!.headers['x-hub-signature-256']).toBe(expected);
+    expect(createHmac('sha256', 'another-secret').update(request!.body).digest('hex')).not.toBe(expected.slice(7));
+    expect(JSON.parse(request!.body)).toEqual({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '102290129340398',
+          changes: [
+            {
+              field: 'messages',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID },
+                statuses: [
+                  {
+                    id: wamid,
+                    status: 'failed',
+                    timestamp: expect.stringMatching(/^\d{10}$/),
+                    recipient_id: '15551230901',
+                    errors: [
+                      {
+                        code: 131047,
+                        title: 'Re-engagement message',
+                        message: 'Re-engagement message',
+                        error_data: { details: expect.stringMatching(/more than 24 hours have passed/) },
+                        href: expect.stringMatching(/^https:\/\/developers\.facebook\.com\//),
+                      },
+                    ],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const [webhook] = await graph.waitForStatusWebhooks(1);
+    expect(webhook).toMatchObject({ body: request!.body, signature: expected, outcome: { status: 200 } });
+  });
+
+  it('when the user wrote within 24 hours, then the text is delivered and no status webhook is sent', async () => {
+    graph.customerWrote('+1 555 123 0902', Date.now() - WHATSAPP_WINDOW_MS + 60_000);
+    const sent = await text('15551230902');
+    expect(graph.messages).toMatchObject([{ id: sent.body.messages[0].id, to: '15551230902', body: 'Your results are in.' }]);
+    expect(graph.refused).toEqual([]);
+    await graph.settled();
+    expect(graph.statusWebhooks).toEqual([]);
+    expect(receiver.received).toEqual([]);
+  });
+
+  it('when the user last wrote more than 24 hours ago, or the clock moves on past it, then the text is refused with 131047', async () => {
+    graph.customerWrote('15551230903', Date.now() - WHATSAPP_WINDOW_MS - 1000);
+    const stale = await text('15551230903');
+    graph.customerWrote('15551230904');
+    graph.now = () => Date.now() + WHATSAPP_WINDOW_MS;
+    const later = await text('15551230904');
+    const requests = await receiver.waitFor(2);
+    expect(graph.messages).toEqual([]);
+    const failed = requests.map((r) => JSON.parse(r.body).entry[0].changes[0].value.statuses[0]);
+    expect(failed.map((s) => [s.id, s.status, s.errors[0].code]).sort()).toEqual(
+      [[stale.body.messages[0].id, 'failed', 131047], [later.body.messages[0].id, 'failed', 131047]].sort(),
+    );
+  });
+
+  it('when a template is sent outside the window, then it is delivered and recorded with its name, language and body parameters', async () => {
+    const waiting = graph.waitForTemplates(1);
+    const sent = await post({
+      to: '15551230905',
+      type: 'template',
+      template: {
+        name: 'appointment_reminder',
+        language: { code: 'en_US' },
+        components: [{ type: 'body', parameters: [{ type: 'text', text: 'Anna' }, { type: 'text', text: '10:30' }] }],
+      },
+    });
+    expect(sent.status).toBe(200);
+    expect(sent.body.messages).toEqual([{ id: expect.stringMatching(/^wamid\./), message_status: 'accepted' }]);
+    const [template] = await waiting;
+    expect(template).toMatchObject({ id: sent.body.messages[0].id, to: '15551230905', name: 'appointment_reminder', language: 'en_US', bodyParameters: ['Anna', '10:30'] });
+    expect(graph.messages).toEqual([]);
+    expect(graph.refused).toEqual([]);
+    await graph.settled();
+    expect(receiver.received).toEqual([]);
+    expect((await post({ to: '15551230905', type: 'template', template: { language: { code: 'en_US' } } })).status).toBe(400);
+  });
+
+  it('when no webhook is configured, then a refused text is still refused, and nothing is posted', async () => {
+    const webhook = graph.webhook;
+    graph.webhook = undefined;
+    try {
+      await text('15551230906');
+      expect(graph.refused).toHaveLength(1);
+      await graph.settled();
+      expect(graph.statusWebhooks).toEqual([]);
+      expect(receiver.received).toEqual([]);
+    } finally {
+      graph.webhook = webhook;
+    }
   });
 });

@@ -17,6 +17,7 @@ describe('createMetaSender against the fake Graph API', () => {
 
   it('when a reply is sent, then it is a text message from the phone number id and its wamid comes back', async () => {
     const sender = createMetaSender({ accessToken: graph.accessToken, graphApiUrl: graph.baseURL });
+    graph.customerWrote('15551230801'); // a reply: the patient wrote first, so WhatsApp delivers it
     const { providerMessageId } = await sender.send({ from: '106540352242922', to: '15551230801', body: 'Hello 👋' });
     expect(providerMessageId).toBe(graph.messages[0]!.id);
     expect(graph.calls[0]).toMatchObject({

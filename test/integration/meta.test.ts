@@ -78,7 +78,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     openai.on('call', (call) => {
       if (call.path.endsWith('/chat/completions')) chatFinishedAt = call.endedAt ?? Date.now();
     });
-    const response = await postMetaWebhook(service.url, metaFixture('text-message'), { appSecret: APP_SECRET });
+    const response = await postMetaWebhook(service.url, metaFixture('text-message'), { appSecret: APP_SECRET, opensWindowOn: graph });
     const acknowledgedAt = Date.now();
     expect(response.status).toBe(200);
 
@@ -108,7 +108,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
 
   it('when one payload carries two entries and several messages, then each is stored and answered once from its own phone number id, and a redelivery changes nothing', async () => {
     const payload = metaFixture('two-entries');
-    expect((await postMetaWebhook(service.url, payload, { appSecret: APP_SECRET })).status).toBe(200);
+    expect((await postMetaWebhook(service.url, payload, { appSecret: APP_SECRET, opensWindowOn: graph })).status).toBe(200);
     await graph.waitForMessages(4);
     await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
     expect(graph.messages.map((m) => `${m.phoneNumberId}→${m.to}`).sort()).toEqual([
@@ -119,7 +119,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     ]);
 
     const before = await service.inbox.stats();
-    expect((await postMetaWebhook(service.url, payload, { appSecret: APP_SECRET })).status).toBe(200);
+    expect((await postMetaWebhook(service.url, payload, { appSecret: APP_SECRET, opensWindowOn: graph })).status).toBe(200);
     await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
     expect(await service.inbox.stats()).toEqual(before);
     expect(graph.messages).toHaveLength(4);
@@ -128,7 +128,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
   it('when status updates arrive, including a failed one, then 200 and each is recorded against the outbound message', async () => {
     const patient = '15551230401';
     const conversation = `meta:${CLINIC_PHONE_NUMBER_ID}:${patient}`;
-    await postMetaWebhook(service.url, variant('text-message', { '15551230101': patient, QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: 'QUY3QjI1QjQ2RDM4QzM1NkQ0RgB' }), { appSecret: APP_SECRET });
+    await postMetaWebhook(service.url, variant('text-message', { '15551230101': patient, QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: 'QUY3QjI1QjQ2RDM4QzM1NkQ0RgB' }), { appSecret: APP_SECRET, opensWindowOn: graph });
     const [reply] = await graph.waitForMessages(1);
     await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
     expect((await service.inbox.history(conversation, Number.MAX_SAFE_INTEGER)).map((turn) => turn.role)).toEqual(['user', 'assistant']);
@@ -162,7 +162,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
   });
 
   it('when an image arrives, then the patient gets the kind "text only" answer, without the model', async () => {
-    const response = await postMetaWebhook(service.url, metaFixture('image-message'), { appSecret: APP_SECRET });
+    const response = await postMetaWebhook(service.url, metaFixture('image-message'), { appSecret: APP_SECRET, opensWindowOn: graph });
     expect(response.status).toBe(200);
     const [reply] = await graph.waitForMessages(1);
     expect(reply).toMatchObject({ phoneNumberId: CLINIC_PHONE_NUMBER_ID, to: '15551230501' });
@@ -171,7 +171,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
   });
 
   it('when non-text messages arrive, then buttons and lists are answered as their text, media kindly, and a reaction not at all', async () => {
-    const response = await postMetaWebhook(service.url, metaFixture('non-text-messages'), { appSecret: APP_SECRET });
+    const response = await postMetaWebhook(service.url, metaFixture('non-text-messages'), { appSecret: APP_SECRET, opensWindowOn: graph });
     expect(response.status).toBe(200);
     await graph.waitForMessages(9);
     await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
@@ -212,7 +212,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
   it('when the Graph API is rate limited, then the reply is sent again and arrives once', async () => {
     let textAttempts = 0;
     graph.failWith = (call) => (call.body?.type === 'text' && ++textAttempts === 1 ? graphFailure(429, 130429, 'Rate limit hit') : undefined);
-    await postMetaWebhook(service.url, variant('text-message', { '15551230101': '15551230403', QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: 'QUY3QjI1QjQ2RDM4QzM1NkQ0RgD' }), { appSecret: APP_SECRET });
+    await postMetaWebhook(service.url, variant('text-message', { '15551230101': '15551230403', QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: 'QUY3QjI1QjQ2RDM4QzM1NkQ0RgD' }), { appSecret: APP_SECRET, opensWindowOn: graph });
     const [reply] = await graph.waitForMessages(1);
     expect(reply!.to).toBe('15551230403');
     expect(textSends().map((call) => call.status)).toEqual([429, 200]);
@@ -224,7 +224,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     ['the 24-hour window has closed', graphFailure(400, 131047, 'Re-engagement message'), '15551230405', 'F'],
   ])('when %s, then the send is not retried and the error is logged with its fbtrace_id', async (_name, failure, patient, suffix) => {
     graph.failWith = (call) => (call.body?.type === 'text' ? failure : undefined);
-    await postMetaWebhook(service.url, variant('text-message', { '15551230101': patient, QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: `QUY3QjI1QjQ2RDM4QzM1NkQ0Rg${suffix}` }), { appSecret: APP_SECRET });
+    await postMetaWebhook(service.url, variant('text-message', { '15551230101': patient, QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: `QUY3QjI1QjQ2RDM4QzM1NkQ0Rg${suffix}` }), { appSecret: APP_SECRET, opensWindowOn: graph });
     const failed = await waitFor(() => service.logs.find((line) => line.msg === 'reply failed for good' && line.to === `…${patient.slice(-4)}`), { what: 'the send to fail' });
     expect(failed.err).toMatchObject({ status: failure.status, providerCode: failure.error.code, fbtraceId: failure.error.fbtrace_id, retryable: false });
     expect(textSends()).toHaveLength(1);
@@ -233,7 +233,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
   it('when the answer is longer than WhatsApp allows, then it goes out in parts of at most 4,096 characters', async () => {
     const paragraphs = Array.from({ length: 12 }, (_, i) => `Paragraph ${i + 1}. ${'The clinic team will guide you through each step of your treatment. '.repeat(10).trim()}`);
     openai.chatReply = () => paragraphs.join('\n\n');
-    await postMetaWebhook(service.url, variant('text-message', { '15551230101': '15551230406', QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: 'QUY3QjI1QjQ2RDM4QzM1NkQ0RgG' }), { appSecret: APP_SECRET });
+    await postMetaWebhook(service.url, variant('text-message', { '15551230101': '15551230406', QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: 'QUY3QjI1QjQ2RDM4QzM1NkQ0RgG' }), { appSecret: APP_SECRET, opensWindowOn: graph });
     await waitFor(() => service.worker.busy === 0 && graph.messages.length >= 3, { what: 'all parts sent' });
     const parts = graph.messages.map((m) => m.body);
     expect(parts.length).toBe(3);
@@ -242,7 +242,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
   });
 
   it('when a Twilio message carries media (NumMedia > 0), then it gets the same kind answer', async () => {
-    await postTwilioWebhook(service.url, { From: 'whatsapp:+15551230701', To: 'whatsapp:+15557654322', Body: '', NumMedia: '1' }, { authToken: twilioApi.authToken });
+    await postTwilioWebhook(service.url, { From: 'whatsapp:+15551230701', To: 'whatsapp:+15557654322', Body: '', NumMedia: '1' }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
     const [reply] = await twilioApi.waitForMessages(1);
     expect(reply).toMatchObject({ from: 'whatsapp:+15557654322', to: 'whatsapp:+15551230701' });
     expect(reply!.body).toMatch(MEDIA_REPLY);

@@ -2,7 +2,7 @@ import twilio from 'twilio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
-import { isRewriteRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { isAnswerRequest, isRewriteRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
@@ -67,14 +67,14 @@ describe('never lose, duplicate or reorder a message', () => {
     await postTwilioWebhook(service.url, { From: '+15554000001', To: CLINIC, Body: 'What is IVF?', MessageSid: sid }, { authToken: twilioApi.authToken });
     await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
     expect(twilioApi.messages).toHaveLength(1);
-    expect(openai.calls.filter((c) => c.path.endsWith('/chat/completions'))).toHaveLength(1);
+    expect(openai.calls.filter((c) => c.path.endsWith('/chat/completions') && isAnswerRequest(c.body))).toHaveLength(1);
   });
 
   it('when a patient sends three quick messages while the first is being answered, then the answers come in order and the burst is answered together', async () => {
     openai.chatReply = echoQuestion;
     openai.latency.chat = 400;
     await send('+15554000002', 'first question');
-    await waitFor(() => openai.inFlight >= 1 && openai.calls.some((c) => c.path.endsWith('/chat/completions')), { what: 'first answer in flight' });
+    await waitFor(() => openai.inFlight >= 1 && openai.calls.some((c) => c.path.endsWith('/chat/completions') && isAnswerRequest(c.body)), { what: 'first answer in flight' });
     await send('+15554000002', 'second question');
     await send('+15554000002', 'third question');
     await twilioApi.waitForMessages(2);
@@ -86,7 +86,7 @@ describe('never lose, duplicate or reorder a message', () => {
     openai.chatReply = echoQuestion;
     let slowStarted = false;
     openai.failWith = (call) => {
-      if (call.path.endsWith('/chat/completions') && JSON.stringify(call.body).includes('slow one')) slowStarted = true;
+      if (call.path.endsWith('/chat/completions') && isAnswerRequest(call.body) && JSON.stringify(call.body).includes('slow one')) slowStarted = true;
       return undefined;
     };
     openai.latency.chat = 1500;
@@ -160,7 +160,7 @@ describe('never lose, duplicate or reorder a message', () => {
     expect(twilioApi.requests).toBe(3);
     expect(twilioApi.messages).toHaveLength(1);
     expect(reply!.body).toMatch(/ICSI/);
-    expect(openai.calls.filter((c) => c.path.endsWith('/chat/completions'))).toHaveLength(1);
+    expect(openai.calls.filter((c) => c.path.endsWith('/chat/completions') && isAnswerRequest(c.body))).toHaveLength(1);
   });
 
   it('when Twilio keeps failing, then the message is marked failed with the provider error and counted, not lost', async () => {

@@ -5,7 +5,7 @@ import { openPgliteDatabase, type PgliteDatabase } from '../../src/db/pglite/pgl
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
 import { SUPABASE_ROLES_SQL } from '../support/supabase-roles.ts';
 
-const TABLES = ['chunks', 'delivery_status', 'documents', 'inbox', 'outbound', 'patient_state'];
+const TABLES = ['chunks', 'delivery_status', 'documents', 'inbox', 'outbound', 'patient_state', 'staff_alerts'];
 const PERMISSION_DENIED = { code: 'db_error', details: { code: '42501' } };
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
-import { isRewriteRequest, lastPatientMessage, startFakeOpenAI, defaultChatReply, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { isAnswerRequest, isRewriteRequest, lastPatientMessage, startFakeOpenAI, defaultChatReply, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
@@ -17,14 +17,14 @@ const STAFF = '+15550001111';
 const ALERTS = ['+15550002221', '+15550002222'];
 const EMERGENCY_LINE = '+15559999999';
 
-const generateCalls = (openai: FakeOpenAI) => openai.calls.filter((c) => c.path.endsWith('/chat/completions') && !isRewriteRequest(c.body));
+const generateCalls = (openai: FakeOpenAI) => openai.calls.filter((c) => c.path.endsWith('/chat/completions') && isAnswerRequest(c.body));
 const rewriteCalls = (openai: FakeOpenAI) => openai.calls.filter((c) => c.path.endsWith('/chat/completions') && isRewriteRequest(c.body));
 
 describe('clinic safety, handoff, staff commands, memory', () => {
   let openai: FakeOpenAI;
   let twilioApi: FakeTwilio;
   let service: TestService;
-  const send = (from: string, body: string) => postTwilioWebhook(service.url, { From: from, To: CLINIC, Body: body }, { authToken: twilioApi.authToken });
+  const send = (from: string, body: string) => postTwilioWebhook(service.url, { From: from, To: CLINIC, Body: body }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
   const repliesTo = (to: string) => twilioApi.messages.filter((m) => m.to === to);
   const idle = () =>
     waitFor(async () => {
@@ -53,7 +53,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
   });
 
   describe('emergencies first', () => {
-    it('when a patient describes an emergency, then the fixed reply goes out without waiting for the model, and every alert number gets the masked number and the message', async () => {
+    it('when a patient describes an emergency, then the fixed reply goes out without waiting for the model, and every alert number gets the full number, the channel and the message', async () => {
       openai.latency.chat = 5_000;
       await send('+15556000001', 'I have heavy bleeding and severe pain since the transfer');
       const [reply] = await twilioApi.waitForMessages(3);
@@ -64,9 +64,9 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       for (const staff of ALERTS) {
         const [alert] = repliesTo(staff);
         expect(alert!.from).toBe(CLINIC);
-        expect(alert!.body).toContain('URGENT (possible emergency) from …0001');
+        // Staff phones belong to the clinic: the full number, to call back; the logs keep it masked.
+        expect(alert!.body).toContain('URGENT (possible emergency): patient +15556000001 (SMS)');
         expect(alert!.body).toContain('"I have heavy bleeding and severe pain since the transfer"');
-        expect(alert!.body).not.toContain('+15556000001');
       }
       expect(reply).toBeDefined();
       expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/clinic_emergencies_total 1/);
@@ -83,10 +83,12 @@ describe('clinic safety, handoff, staff commands, memory', () => {
     });
 
     it('when the emergency is the caption of a photo, then it is still an emergency', async () => {
-      await postTwilioWebhook(service.url, { From: 'whatsapp:+15556000005', To: 'whatsapp:+15557654322', Body: 'heavy bleeding since this morning', NumMedia: '1' }, { authToken: twilioApi.authToken });
-      await twilioApi.waitForMessages(3);
+      // The staff phone wrote to the clinic's WhatsApp number today: its window is open.
+      twilioApi.customerWrote(`whatsapp:${ALERTS[0]}`);
+      await postTwilioWebhook(service.url, { From: 'whatsapp:+15556000005', To: 'whatsapp:+15557654322', Body: 'heavy bleeding since this morning', NumMedia: '1' }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
+      await twilioApi.waitForMessages(2);
       expect(repliesTo('whatsapp:+15556000005')[0]!.body).toMatch(/emergency line/);
-      expect(repliesTo(`whatsapp:${ALERTS[0]}`)[0]!.body).toContain('URGENT');
+      expect(repliesTo(`whatsapp:${ALERTS[0]}`)[0]!.body).toContain('URGENT (possible emergency): patient +15556000005 (WhatsApp via Twilio)');
     });
 
     it('when thoughts of self-harm are described, then the reply points to crisis help and staff are alerted', async () => {
@@ -113,7 +115,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       await send(patient, 'Can I talk to a person please?');
       await twilioApi.waitForMessages(3);
       expect(repliesTo(patient)[0]!.body).toMatch(/A member of our team will reply to you here/);
-      expect(repliesTo(ALERTS[1]!)[0]!.body).toContain('A patient asked for a person from …0010');
+      expect(repliesTo(ALERTS[1]!)[0]!.body).toContain('A patient asked for a person: patient +15556000010 (SMS)');
 
       await send(patient, 'What is IVF?');
       await idle();
@@ -176,7 +178,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
   describe('opt-out', () => {
     it('when a WhatsApp patient sends STOP, then nothing more is sent until START', async () => {
       const patient = 'whatsapp:+15556000030';
-      const whatsapp = (body: string) => postTwilioWebhook(service.url, { From: patient, To: 'whatsapp:+15557654322', Body: body }, { authToken: twilioApi.authToken });
+      const whatsapp = (body: string) => postTwilioWebhook(service.url, { From: patient, To: 'whatsapp:+15557654322', Body: body }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
       await whatsapp('STOP');
       await waitFor(() => repliesTo(patient).length === 1, { what: 'opt-out confirmation' });
       expect(repliesTo(patient)[0]!.body).toMatch(/won't get any more messages/);
@@ -305,7 +307,7 @@ describe('BOT_MODE=staff-only and opt-out across restarts', () => {
     const env = { ...twilioEnv(twilioApi), DATA_DIR: join(dir, 'db'), STAFF_NUMBERS: STAFF, BOT_MODE: 'staff-only' };
     let service = await startTestService(env);
     const send = (from: string, body: string) =>
-      postTwilioWebhook(service.url, { From: from, To: 'whatsapp:+15557654322', Body: body }, { authToken: twilioApi.authToken });
+      postTwilioWebhook(service.url, { From: from, To: 'whatsapp:+15557654322', Body: body }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
     await send('whatsapp:+15556000060', 'What is IVF?');
     await send(`whatsapp:${STAFF}`, 'What is IVF?');
     await twilioApi.waitForMessages(1);

@@ -61,7 +61,7 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
   });
 
   it('when a WhatsApp message comes through Twilio, then the reply goes back on WhatsApp from the receiving number', async () => {
-    const response = await postTwilioWebhook(service.url, { From: 'whatsapp:+15551230002', To: WHATSAPP_CLINIC, Body: 'What is IVF?' }, { authToken: twilioApi.authToken });
+    const response = await postTwilioWebhook(service.url, { From: 'whatsapp:+15551230002', To: WHATSAPP_CLINIC, Body: 'What is IVF?' }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
     expect(response.status).toBe(200);
     const [reply] = await twilioApi.waitForMessages(1);
     expect(reply).toMatchObject({ from: WHATSAPP_CLINIC, to: 'whatsapp:+15551230002' });

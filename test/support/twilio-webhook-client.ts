@@ -1,5 +1,7 @@
 import twilio from 'twilio';
 
+import type { FakeTwilio } from '../fakes/fake-twilio.ts';
+
 let counter = 0;
 
 /** A Twilio-shaped message sid, unique within the test run. */
@@ -24,8 +26,17 @@ export function twilioWebhookRequest(url: string, params: InboundSms, options: T
   return { headers, body: new URLSearchParams(form).toString() };
 }
 
-/** Posts a Messaging webhook as Twilio does (see twilioWebhookRequest). */
-export async function postTwilioWebhook(baseUrl: string, params: InboundSms, options: TwilioWebhookOptions & { path?: string } = {}): Promise<Response> {
+/**
+ * Posts a Messaging webhook as Twilio does (see twilioWebhookRequest). With `opensWindowOn`, a message
+ * from a WhatsApp address first tells that fake Twilio the patient wrote (customerWrote), as the real one
+ * learns it from the inbound message: replies to them are then delivered for 24 hours, not refused (63016).
+ */
+export async function postTwilioWebhook(
+  baseUrl: string,
+  params: InboundSms,
+  options: TwilioWebhookOptions & { path?: string; opensWindowOn?: Pick<FakeTwilio, 'customerWrote'> } = {},
+): Promise<Response> {
   const url = `${baseUrl}${options.path ?? '/webhooks/twilio'}`;
+  if (options.opensWindowOn && params.From.startsWith('whatsapp:')) options.opensWindowOn.customerWrote(params.From);
   return fetch(url, { method: 'POST', ...twilioWebhookRequest(url, params, options) });
 }

@@ -45,6 +45,19 @@ export function createMetaSender(options: { accessToken: string; graphApiUrl: st
       }
       return { providerMessageId: answer.data.messages[0]!.id };
     },
+    /** A template of the WhatsApp Business account, "name:language", its body values in order. */
+    async sendTemplate({ from, to, template, variables }) {
+      const [name = '', language = 'en'] = template.split(':');
+      const payload = {
+        recipient_type: 'individual',
+        to,
+        type: 'template',
+        template: { name, language: { code: language }, components: [{ type: 'body', parameters: variables.map((text) => ({ type: 'text', text })) }] },
+      };
+      const answer = sentSchema.safeParse(await post('send', from, payload));
+      if (!answer.success) throw new AppError('Graph API template send answered without a message id', { code: 'send_failed', retryable: false });
+      return { providerMessageId: answer.data.messages[0]!.id };
+    },
     /** One call marks the patient's message read and shows "typing…" until the reply (or 25 s). */
     async acknowledge({ providerMessageId, business }) {
       await post('acknowledge', business, { status: 'read', message_id: providerMessageId, typing_indicator: { type: 'text' } });

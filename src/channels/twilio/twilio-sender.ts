@@ -51,6 +51,21 @@ export function createTwilioSender(options: {
         throw toSendError(cause);
       }
     },
+    /** A Content API template: ContentSid and ContentVariables ({"1": …, "2": …}) instead of a body. */
+    async sendTemplate({ from, to, template, variables }) {
+      try {
+        const message = await client.messages.create({
+          from,
+          to,
+          contentSid: template,
+          contentVariables: JSON.stringify(Object.fromEntries(variables.map((value, index) => [String(index + 1), value]))),
+          ...(options.statusCallbackUrl ? { statusCallback: options.statusCallbackUrl } : {}),
+        });
+        return { providerMessageId: message.sid };
+      } catch (cause) {
+        throw toSendError(cause);
+      }
+    },
   };
 }
 
