@@ -111,10 +111,17 @@ export function createResponder(deps: ResponderDependencies) {
   /** The model's second opinion, within its budget; undefined when it failed or took too long. */
   function secondOpinion(text: string, log: Logger): Promise<TriageVerdict | undefined> | undefined {
     if (!deps.triage) return undefined;
+    // Counted once: a triage that times out and then fails (or answers) late is one failed triage.
+    let counted = false;
+    const count = (verdict: TriageVerdict | 'failed') => {
+      if (counted) return;
+      counted = true;
+      metrics.modelTriage.inc({ verdict });
+    };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => {
-        metrics.modelTriage.inc({ verdict: 'failed' });
+        count('failed');
         log.warn({ timeoutMs: deps.triageTimeoutMs }, 'model triage timed out; the rules alone decided');
         resolve(undefined);
       }, deps.triageTimeoutMs);
@@ -122,13 +129,13 @@ export function createResponder(deps: ResponderDependencies) {
     const assessed = deps.triage.assess(text).then(
       (verdict) => {
         clearTimeout(timer);
-        metrics.modelTriage.inc({ verdict });
+        count(verdict);
         return verdict;
       },
       (error: unknown) => {
         clearTimeout(timer);
-        metrics.modelTriage.inc({ verdict: 'failed' });
-        log.warn({ err: error }, 'model triage failed; the rules alone decided');
+        if (!counted) log.warn({ err: error }, 'model triage failed; the rules alone decided');
+        count('failed');
         return undefined;
       },
     );

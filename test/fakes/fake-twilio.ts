@@ -51,10 +51,12 @@ export type FakeTwilio = {
   statusCallbacks: FakeTwilioStatusCallback[];
   /** all message-create requests including failed ones */
   requests: number;
-  /** mutable; applied to every message-create request before answering */
+  /** mutable; applied to every message-create request before answering (unless latencyFor says otherwise) */
   latencyMs: number;
-  /** attempt = 1-based count of create requests (same as `requests` at that moment) */
-  failWith: ((attempt: number) => FakeTwilioFailure | undefined) | undefined;
+  /** mutable; the latency of a message-create request to this `To` address, or undefined for latencyMs */
+  latencyFor: ((to: string) => number | undefined) | undefined;
+  /** attempt = 1-based count of create requests (same as `requests` at that moment); `to` = the request's To */
+  failWith: ((attempt: number, to: string) => FakeTwilioFailure | undefined) | undefined;
   /** off by default; when on, a delivered message with a StatusCallback is reported "sent", then "delivered" */
   reportDelivery: boolean;
   /** the fake's clock (epoch ms), for the 24-hour window; replace it to move time on */
@@ -75,7 +77,7 @@ export type FakeTwilio = {
   waitForStatusCallbacks(count: number, timeoutMs?: number): Promise<FakeTwilioStatusCallback[]>;
   /** resolves once every status callback started so far has been answered or has failed */
   settled(): Promise<void>;
-  /** clears messages, refused, status callbacks, requests, latencyMs, failWith, reportDelivery, the windows and the clock */
+  /** clears messages, refused, status callbacks, requests, latencyMs, latencyFor, failWith, reportDelivery, the windows and the clock */
   reset(): void;
   close(): Promise<void>;
 };
@@ -153,7 +155,8 @@ class FakeTwilioServer implements FakeTwilio {
   statusCallbacks: FakeTwilioStatusCallback[] = [];
   requests = 0;
   latencyMs = 0;
-  failWith: ((attempt: number) => FakeTwilioFailure | undefined) | undefined = undefined;
+  latencyFor: FakeTwilio['latencyFor'] = undefined;
+  failWith: FakeTwilio['failWith'] = undefined;
   reportDelivery = false;
   now: () => number = Date.now;
 
@@ -216,6 +219,7 @@ class FakeTwilioServer implements FakeTwilio {
     this.statusCallbacks = [];
     this.requests = 0;
     this.latencyMs = 0;
+    this.latencyFor = undefined;
     this.failWith = undefined;
     this.reportDelivery = false;
     this.now = Date.now;
@@ -253,17 +257,17 @@ class FakeTwilioServer implements FakeTwilio {
 
     this.requests += 1;
     const attempt = this.requests;
-    await this.sleeper.sleep(this.latencyMs);
+    const form = new URLSearchParams(raw);
+    await this.sleeper.sleep(this.latencyFor?.(form.get('To') ?? '') ?? this.latencyMs);
     if (res.destroyed) return;
 
     if (!this.authorized(req) || match[1] !== this.accountSid) {
       return send(res, 401, twilioError(401, 20003, 'Authenticate'));
     }
 
-    const failure = this.failWith?.(attempt);
+    const failure = this.failWith?.(attempt, form.get('To') ?? '');
     if (failure) return send(res, failure.status, twilioError(failure.status, failure.code, failure.message));
 
-    const form = new URLSearchParams(raw);
     const to = form.get('To');
     const from = form.get('From');
     const messagingServiceSid = form.get('MessagingServiceSid');
