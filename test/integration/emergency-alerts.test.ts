@@ -10,6 +10,7 @@ import { waitFor } from '../fakes/wait-for.ts';
 import { closedPort } from '../support/closed-port.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
 import { postMetaWebhook } from '../support/meta-webhook-client.ts';
+import { inboxDrained } from '../support/inbox-drained.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
@@ -33,11 +34,7 @@ describe('every emergency reaches a person (Twilio)', () => {
   const whatsapp = (from: string, body: string) =>
     postTwilioWebhook(service.url, { From: from, To: CLINIC_WHATSAPP, Body: body }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
   const to = (address: string) => twilioApi.messages.filter((message) => message.to === address);
-  const idle = () =>
-    waitFor(async () => {
-      const stats = await service.inbox.stats();
-      return !stats.pending && !stats.processing && service.worker.busy === 0;
-    }, { what: 'inbox drained' });
+  const idle = () => inboxDrained(service);
 
   beforeAll(async () => {
     [openai, twilioApi] = await Promise.all([startFakeOpenAI(), startFakeTwilio()]);

@@ -9,6 +9,7 @@ import { isAnswerRequest, isRewriteRequest, lastPatientMessage, startFakeOpenAI,
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
+import { inboxDrained } from '../support/inbox-drained.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
@@ -26,11 +27,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
   let service: TestService;
   const send = (from: string, body: string) => postTwilioWebhook(service.url, { From: from, To: CLINIC, Body: body }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
   const repliesTo = (to: string) => twilioApi.messages.filter((m) => m.to === to);
-  const idle = () =>
-    waitFor(async () => {
-      const stats = await service.inbox.stats();
-      return !stats.pending && !stats.processing && service.worker.busy === 0;
-    }, { what: 'inbox drained' });
+  const idle = () => inboxDrained(service);
 
   beforeAll(async () => {
     [openai, twilioApi] = await Promise.all([startFakeOpenAI(), startFakeTwilio()]);
