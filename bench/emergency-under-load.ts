@@ -56,7 +56,8 @@ export async function emergencyUnderLoad(options: BenchOptions, fakes: Fakes, kn
     for (let sample = 0; sample < samples; sample++) {
       const patient = patientNumber(400_000 + sample);
       const sentAt = Date.now();
-      await post(patient, "I'm bleeding really heavily and I feel like I'm going to pass out");
+      // Words the rules of every version recognise, so that a run on an older commit measures the same thing.
+      await post(patient, 'I have heavy bleeding and I fainted');
       await waitFor(() => repliedAt.get(patient), { timeoutMs: 60_000, what: `the emergency reply to ${patient}` });
       durations.push(repliedAt.get(patient)! - sentAt);
       await sleep(200);
