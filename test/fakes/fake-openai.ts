@@ -156,16 +156,23 @@ export function lastPatientMessage(body: any): string {
 }
 
 /**
+ * Begins every answer the fake model generates, so that a test can tell a generated answer from the
+ * service's fallback (which quotes the best passage as `From "<title>": …`, as the fake does): no
+ * document and no fallback contains it.
+ */
+export const GENERATED_MARK = '[fake model] ';
+
+/**
  * Answers a rewrite request with the message unchanged (a perfect rewriter of standalone questions),
- * and a question by quoting the first document it was given.
+ * and a question by quoting the first document it was given, after GENERATED_MARK.
  */
 export function defaultChatReply(body: any): string {
   if (isRewriteRequest(body)) return lastPatientMessage(body);
   const messages: unknown[] = Array.isArray(body?.messages) ? body.messages : [];
   const all = messages.map((m) => messageText((m as any)?.content)).join('\n');
   const match = /<document\s+title="([^"]*)"[^>]*>([\s\S]*?)<\/document>/.exec(all);
-  if (!match) return DEFAULT_NO_DOCUMENT_REPLY;
-  return `From "${match[1]}": ${match[2]!.trim().slice(0, 300)}`;
+  if (!match) return `${GENERATED_MARK}${DEFAULT_NO_DOCUMENT_REPLY}`;
+  return `${GENERATED_MARK}From "${match[1]}": ${match[2]!.trim().slice(0, 300)}`;
 }
 
 function approxTokens(text: string): number {

@@ -116,7 +116,7 @@ describe('fake OpenAI through the real openai SDK', () => {
     expect(res.object).toBe('chat.completion');
     expect(res.id).toMatch(/^chatcmpl-/);
     expect(res.choices[0]!.finish_reason).toBe('stop');
-    expect(res.choices[0]!.message.content).toBe('From "Opening hours": The clinic is open Monday to Friday, 8am to 6pm.');
+    expect(res.choices[0]!.message.content).toBe('[fake model] From "Opening hours": The clinic is open Monday to Friday, 8am to 6pm.');
     expect(res.usage!.total_tokens).toBe(res.usage!.prompt_tokens + res.usage!.completion_tokens);
   });
 
@@ -124,7 +124,7 @@ describe('fake OpenAI through the real openai SDK', () => {
     const ask = () =>
       client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Do you do IVF?' }] });
     expect((await ask()).choices[0]!.message.content).toBe(
-      "I'm sorry, the clinic's documents do not cover that. Please call the clinic.",
+      "[fake model] I'm sorry, the clinic's documents do not cover that. Please call the clinic.",
     );
     fake.chatReply = (body) => `echo: ${body.messages.at(-1).content}`;
     expect((await ask()).choices[0]!.message.content).toBe('echo: Do you do IVF?');

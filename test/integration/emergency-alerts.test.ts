@@ -162,7 +162,7 @@ describe('every emergency reaches a person (Twilio)', () => {
     openai.triageReply = () => '{"category":"self_harm"}';
     await sms(patient, 'what is the success rate for someone like me');
     await waitFor(() => to(patient).length === 2, { what: 'the answer, then the emergency reply' });
-    expect(to(patient)[0]!.body).toMatch(/^From "/);
+    expect(to(patient)[0]!.body).toMatch(/^\[fake model\] From "/);
     expect(to(patient)[1]!.body).toMatch(/crisis line/);
     await waitFor(() => ALERTS.every((staff) => to(staff).some((message) => message.body.includes('URGENT (self-harm risk)'))), { what: 'the alerts' });
   });

@@ -2,7 +2,7 @@ import twilio from 'twilio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
-import { isAnswerRequest, isRewriteRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { GENERATED_MARK, isAnswerRequest, isRewriteRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
@@ -106,7 +106,9 @@ describe('never lose, duplicate or reorder a message', () => {
     await twilioApi.waitForMessages(12, 20_000);
     expect(new Set(twilioApi.messages.map((m) => m.to))).toEqual(new Set(patients));
     expect(openai.calls.some((c) => c.status === 500)).toBe(true);
-    expect(twilioApi.messages.every((m) => m.body.startsWith('From "Frozen Embryo Transfer'))).toBe(true);
+    // Generated, not the fallback: only the fake model's answers carry its mark (the fallback quotes the
+    // same passage as `From "…"`).
+    for (const message of twilioApi.messages) expect(message.body.startsWith(`${GENERATED_MARK}From "Frozen Embryo Transfer`), message.body).toBe(true);
   });
 
   it('when OpenAI is down entirely, then every patient gets the best passage and a line that a person can follow up, and staff can see it', async () => {
@@ -129,7 +131,7 @@ describe('never lose, duplicate or reorder a message', () => {
     await send('+15554025001', 'What is ICSI?');
     const [reply] = await twilioApi.waitForMessages(1);
     expect(openai.calls.some((c) => c.status === 0)).toBe(true);
-    expect(reply!.body).toMatch(/^From "ICSI/);
+    expect(reply!.body.startsWith(`${GENERATED_MARK}From "ICSI`)).toBe(true);
     expect(reply!.body).not.toContain('A member of our team can follow up');
   });
 

@@ -50,12 +50,15 @@ describe('clinic safety, handoff, staff commands, memory', () => {
   });
 
   describe('emergencies first', () => {
-    it('when a patient describes an emergency, then the fixed reply goes out without waiting for the model, and every alert number gets the full number, the channel and the message', async () => {
+    it('when a patient describes an emergency, then the fixed reply goes out without waiting for the model or for slow alert sends, and every alert number gets the full number, the channel and the message', async () => {
       openai.latency.chat = 5_000;
+      twilioApi.latencyFor = (to) => (ALERTS.includes(to) ? 1_000 : undefined);
       await send('+15556000001', 'I have heavy bleeding and severe pain since the transfer');
       const [reply] = await twilioApi.waitForMessages(3);
       const patientReply = repliesTo('+15556000001');
       expect(patientReply).toHaveLength(1);
+      // The reply is not held back by the alerts: it reached Twilio while they were still being sent.
+      for (const staff of ALERTS) expect(patientReply[0]!.at).toBeLessThan(repliesTo(staff)[0]!.at);
       expect(patientReply[0]!.body).toContain(`call Test Fertility Clinic's emergency line now at ${EMERGENCY_LINE}`);
       expect(generateCalls(openai)).toHaveLength(0);
       for (const staff of ALERTS) {
@@ -76,7 +79,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       await send('+15556000002', 'I fainted and I have chest pain');
       await waitFor(() => repliesTo('+15556000002').length === 2, { what: 'both replies', timeoutMs: 15_000 });
       expect(repliesTo('+15556000002')[0]!.body).toMatch(/emergency line/);
-      expect(repliesTo('+15556000002')[1]!.body).toMatch(/^From "What Is IVF/);
+      expect(repliesTo('+15556000002')[1]!.body).toMatch(/^\[fake model\] From "What Is IVF/);
     });
 
     it('when the emergency is the caption of a photo, then it is still an emergency', async () => {
@@ -100,7 +103,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       const [reply] = await twilioApi.waitForMessages(1);
       await idle();
       expect(twilioApi.messages).toHaveLength(1);
-      expect(reply!.body).toMatch(/^From "/);
+      expect(reply!.body).toMatch(/^\[fake model\] From "/);
       expect(reply!.body).toContain(`If it is heavy, severe or getting worse, please call ${EMERGENCY_LINE} now`);
       expect(generateCalls(openai)).toHaveLength(1);
     });
@@ -123,7 +126,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       expect(repliesTo(STAFF)[0]!.body).toBe('Resumed the assistant for …0010.');
       await send(patient, 'When do I start my injections?');
       await waitFor(() => repliesTo(patient).length === 2, { what: 'answered again' });
-      expect(repliesTo(patient)[1]!.body).toMatch(/^From "Fertility Medications/);
+      expect(repliesTo(patient)[1]!.body).toMatch(/^\[fake model\] From "Fertility Medications/);
       expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/clinic_handoffs_total 1/);
     });
 
@@ -210,14 +213,14 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       await waitFor(() => repliesTo('+15556000040').length === 1, { what: 'first answer' });
       await send('+15556000040', 'does it hurt?');
       await waitFor(() => repliesTo('+15556000040').length === 2, { what: 'follow-up answer' });
-      expect(repliesTo('+15556000040')[1]!.body).toMatch(/^From "Egg Retrieval/);
+      expect(repliesTo('+15556000040')[1]!.body).toMatch(/^\[fake model\] From "Egg Retrieval/);
       // The answer prompt carries the earlier turns too.
       expect(generateCalls(openai).at(-1)!.body.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
 
       // Control: the same words with no conversation behind them find another document.
       await send('+15556000041', 'does it hurt?');
       await waitFor(() => repliesTo('+15556000041').length === 1, { what: 'control answer' });
-      expect(repliesTo('+15556000041')[0]!.body).not.toMatch(/^From "Egg Retrieval/);
+      expect(repliesTo('+15556000041')[0]!.body).not.toMatch(/^\[fake model\] From "Egg Retrieval/);
     });
 
     it('when a message with history names its own subject, then it is searched as written, without a rewrite on its path', async () => {
@@ -247,7 +250,7 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       await send('+15556000042', 'does it hurt?');
       await waitFor(() => repliesTo('+15556000042').length === 2, { what: 'follow-up answer' });
       expect(rewriteCalls(openai)).toHaveLength(0);
-      expect(repliesTo('+15556000042')[1]!.body).not.toMatch(/^From "Egg Retrieval/);
+      expect(repliesTo('+15556000042')[1]!.body).not.toMatch(/^\[fake model\] From "Egg Retrieval/);
     });
   });
 
