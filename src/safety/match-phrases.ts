@@ -20,6 +20,64 @@ export function compilePhrase(source: string): Phrase {
 const MAX_FILLERS = 2;
 
 /**
+ * Which phrases could start at a word, found without trying them all: a message is read against more
+ * than a thousand phrases, on the webhook's path (an emergency is flagged when it is stored), so each
+ * word looks up its candidates by exact word, by prefix, and (for words of six letters or more) among
+ * the few first words one slip away. Built once per phrase list.
+ */
+type PhraseIndex = {
+  exact: Map<string, Phrase[]>;
+  prefix: Map<string, Phrase[]>;
+  prefixLengths: number[];
+  any: Phrase[];
+  /** First pattern words of six letters or more, which a one-letter slip may match. */
+  fuzzy: { word: PatternWord; phrases: Phrase[] }[];
+};
+
+const indexes = new WeakMap<Phrase[], PhraseIndex>();
+
+function indexOf(phrases: Phrase[]): PhraseIndex {
+  let index = indexes.get(phrases);
+  if (index) return index;
+  index = { exact: new Map(), prefix: new Map(), prefixLengths: [], any: [], fuzzy: [] };
+  const fuzzy = new Map<string, { word: PatternWord; phrases: Phrase[] }>();
+  const add = (map: Map<string, Phrase[]>, key: string, phrase: Phrase) => map.set(key, [...(map.get(key) ?? []), phrase]);
+  for (const phrase of phrases) {
+    const first = phrase.words[0];
+    if (!first) continue;
+    if (first.any) index.any.push(phrase);
+    else if (first.prefix) add(index.prefix, first.text, phrase);
+    else add(index.exact, first.text, phrase);
+    if (!first.any && first.text.length >= 6) {
+      const key = `${first.prefix ? '*' : ''}${first.text}`;
+      const entry = fuzzy.get(key) ?? { word: first, phrases: [] };
+      entry.phrases.push(phrase);
+      fuzzy.set(key, entry);
+    }
+  }
+  index.prefixLengths = [...new Set([...index.prefix.keys()].map((key) => key.length))].sort((a, b) => a - b);
+  index.fuzzy = [...fuzzy.values()];
+  indexes.set(phrases, index);
+  return index;
+}
+
+function candidates(index: PhraseIndex, word: Word, exact: boolean): Set<Phrase> {
+  const found = new Set<Phrase>(index.any);
+  for (const form of word.forms) {
+    for (const phrase of index.exact.get(form) ?? []) found.add(phrase);
+    for (const length of index.prefixLengths) {
+      if (length > form.length) break;
+      for (const phrase of index.prefix.get(form.slice(0, length)) ?? []) found.add(phrase);
+    }
+    if (exact || form.length < 5) continue;
+    for (const entry of index.fuzzy) {
+      if (formMatches(form, entry.word, false)) for (const phrase of entry.phrases) found.add(phrase);
+    }
+  }
+  return found;
+}
+
+/**
  * Every place the phrases occur in the message, inside one sentence. Filler words ("so", "really")
  * may sit between a phrase's words: "feel faint" also matches "feel really faint". With `exact`, no
  * slip of the keyboard is forgiven: an exception must not swallow a word it only resembles
@@ -28,8 +86,9 @@ const MAX_FILLERS = 2;
 export function findPhrases(message: ReadMessage, phrases: Phrase[], fillers: Set<string>, exact = false): Match[] {
   const found: Match[] = [];
   const { words } = message;
-  for (const phrase of phrases) {
-    for (let start = 0; start < words.length; start++) {
+  const index = indexOf(phrases);
+  for (let start = 0; start < words.length; start++) {
+    for (const phrase of candidates(index, words[start]!, exact)) {
       if (!wordMatches(words[start]!, phrase.words[0]!, exact)) continue;
       const matched = [start];
       let at = start + 1;
