@@ -6,7 +6,7 @@ import { maskAddress, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { createWakeSignal } from '../worker/create-wake-signal.ts';
 import { reportAlertRefusal } from './report-alert-refusal.ts';
-import type { ClaimedAlert, StaffAlerts } from './staff-alerts.ts';
+import type { AlertRefusal, ClaimedAlert, StaffAlerts } from './staff-alerts.ts';
 
 export type AlertDispatcherOptions = {
   alerts: StaffAlerts;
@@ -65,9 +65,10 @@ export function createAlertDispatcher(options: AlertDispatcherOptions) {
         alert.route === 'template'
           ? await sendTemplate(sender, alert)
           : await sender.send({ from: alert.sender, to: alert.recipient, body: alert.body });
-      await alerts.sent(alert.id, owner, providerMessageId);
+      const early = await alerts.sent(alert.id, owner, providerMessageId);
       metrics.staffAlerts.inc({ route: alert.route, outcome: 'sent' });
       log.info({ reason: alert.reason }, 'staff alert sent');
+      if (early) report(early, alert);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (running && isRetryable(error) && alert.attempts < maxAttempts) {
@@ -81,11 +82,13 @@ export function createAlertDispatcher(options: AlertDispatcherOptions) {
         log.error({ err: e }, 'could not record the refused alert; its lease will expire and it will be tried again');
         return undefined;
       });
-      if (refusal) {
-        reportAlertRefusal(refusal, { logger, metrics, staffNumber: alert.staffNumber, error: reason });
-        if (refusal.changed && refusal.fallbacksCreated > 0) signal();
-      }
+      if (refusal) report(refusal, alert, reason);
     }
+  }
+
+  function report(refusal: AlertRefusal, alert: ClaimedAlert, error?: string) {
+    reportAlertRefusal(refusal, { logger, metrics, staffNumber: alert.staffNumber, ...(error ? { error } : {}) });
+    if (refusal.changed && refusal.fallbacksCreated > 0) signal();
   }
 
   return {

@@ -43,8 +43,10 @@ export function createStaffAlerts(db: Database) {
     async claim(owner: string, leaseSeconds: number, limit: number): Promise<ClaimedAlert[]> {
       return db.call('staff_alerts_claim', { p_owner: owner, p_lease_seconds: leaseSeconds, p_limit: limit });
     },
-    async sent(id: number, owner: string, providerMessageId: string): Promise<void> {
-      await db.call('staff_alerts_sent', { p_id: id, p_owner: owner, p_provider_message_id: providerMessageId });
+    /** Recorded as sent; a refusal when its failure report had already arrived. */
+    async sent(id: number, owner: string, providerMessageId: string): Promise<AlertRefusal | undefined> {
+      const result = await db.call<{ refusal?: AlertRefusal }>('staff_alerts_sent', { p_id: id, p_owner: owner, p_provider_message_id: providerMessageId });
+      return result.refusal;
     },
     async retry(id: number, owner: string, error: string, delayMs: number): Promise<void> {
       await db.call('staff_alerts_retry', { p_id: id, p_owner: owner, p_error: error, p_delay_ms: Math.round(delayMs) });

@@ -87,16 +87,29 @@ begin
   return result;
 end $$;
 
--- The provider took the alert: its delivery report will follow.
+-- The provider took the alert: its delivery report will follow. A report of failure can come before
+-- this is recorded (the provider answers the send, calls back at once, and that webhook is stored
+-- first): then the alert is refused here, as delivery_status_record would have done.
 create or replace function staff_alerts_sent(p_id bigint, p_owner text, p_provider_message_id text)
-returns jsonb language sql set search_path = public, extensions as $$
-  with updated as (
-    update staff_alerts set state = 'sent', provider_message_id = p_provider_message_id, lease_owner = null, lease_until = null, updated_at = now()
-    where id = p_id and lease_owner = p_owner and state = 'sending'
-    returning id
-  )
-  select jsonb_build_object('updated', count(*)) from updated;
-$$;
+returns jsonb language plpgsql set search_path = public, extensions as $$
+declare
+  alert staff_alerts%rowtype;
+  early delivery_status%rowtype;
+begin
+  update staff_alerts set state = 'sent', provider_message_id = p_provider_message_id, lease_owner = null, lease_until = null, updated_at = now()
+  where id = p_id and lease_owner = p_owner and state = 'sending'
+  returning * into alert;
+  if alert.id is null then
+    return jsonb_build_object('updated', 0);
+  end if;
+  select * into early from delivery_status
+  where channel = alert.channel and provider_message_id = p_provider_message_id and status in ('failed', 'undelivered')
+  order by id limit 1;
+  if early.id is not null then
+    return jsonb_build_object('updated', 1, 'refusal', staff_alert_refused(alert.id, coalesce(early.error, early.status)));
+  end if;
+  return jsonb_build_object('updated', 1);
+end $$;
 
 -- A send that may pass: tried again after p_delay_ms.
 create or replace function staff_alerts_retry(p_id bigint, p_owner text, p_error text, p_delay_ms int)

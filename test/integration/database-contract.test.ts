@@ -5,6 +5,8 @@ import type { Database } from '../../src/db/database.ts';
 import { migrateEmbedded } from '../../src/db/migrate.ts';
 import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { openSupabaseDatabase } from '../../src/db/supabase/supabase-database.ts';
+import { planAlerts } from '../../src/alerts/plan-alerts.ts';
+import { createStaffAlerts } from '../../src/alerts/staff-alerts.ts';
 import { createInbox, type Inbox } from '../../src/store/inbox.ts';
 import { createKnowledge, type ChunkInput, type Knowledge } from '../../src/store/knowledge.ts';
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
@@ -78,7 +80,7 @@ describe.each(transports)('database contract: %s', (_name, open) => {
     knowledge = createKnowledge(harness.db);
   });
   beforeEach(async () => {
-    await harness.sql('truncate documents, chunks, inbox, outbound, delivery_status restart identity cascade');
+    await harness.sql('truncate documents, chunks, inbox, outbound, delivery_status, staff_alerts restart identity cascade');
   });
   afterAll(async () => {
     await harness?.close();
@@ -281,6 +283,50 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       expect(await knowledge.stats()).toEqual({ documents: 1, chunks: 1, embedded: 0 });
       expect((await knowledge.search('electrolytes', undefined)).map((r) => r.content)).toEqual([revised.chunks[0]!.content]);
       expect(await knowledge.search('bloating', undefined)).toEqual([]);
+    });
+  });
+
+  describe('staff alerts', () => {
+    const routes = { smsFrom: '+15550009999', twilioContentSid: `HX${'ab'.repeat(16)}`, metaTemplate: undefined };
+    const raised = async (staff: string[]) => {
+      const { id } = await inbox.enqueue({ ...inbound('whatsapp:+15556000001', 'SM-alert-1', 'I feel faint'), business: 'whatsapp:+15557654322', kind: 'emergency' });
+      const message = { id, channel: 'twilio' as const, business: 'whatsapp:+15557654322', patient: 'whatsapp:+15556000001', body: 'I feel faint' };
+      const alerts = createStaffAlerts(harness.db);
+      return { id, alerts, created: await alerts.raise(id, 'emergency', planAlerts(message, 'emergency', staff, routes)), again: () => alerts.raise(id, 'emergency', planAlerts(message, 'emergency', staff, routes)) };
+    };
+
+    it('when a message raises its alerts twice, then they are stored once, and claimed once', async () => {
+      const { alerts, created, again } = await raised(['+15550002221', '+15550002222']);
+      expect(created).toBe(2);
+      expect(await again()).toBe(0);
+      const claimed = await alerts.claim('dispatcher-1', 60, 10);
+      expect(claimed.map((alert) => [alert.route, alert.recipient])).toEqual([['direct', 'whatsapp:+15550002221'], ['direct', 'whatsapp:+15550002222']]);
+      expect(await alerts.claim('dispatcher-2', 60, 10)).toEqual([]);
+    });
+
+    it('when WhatsApp reports an alert failed, then its template and SMS fallbacks are due at once; when they fail too, no way is left', async () => {
+      const { alerts } = await raised(['+15550002221']);
+      const [direct] = await alerts.claim('d', 60, 10);
+      expect(await alerts.sent(direct!.id, 'd', 'SM-direct')).toBeUndefined();
+      const { alerts: refusals } = await inbox.recordDeliveryStatus({ channel: 'twilio', providerMessageId: 'SM-direct', status: 'failed', error: '63016' });
+      expect(refusals).toEqual([expect.objectContaining({ changed: true, route: 'direct', state: 'refused', fallbacksCreated: 2, failedEveryWay: false })]);
+      const fallbacks = await alerts.claim('d', 60, 10);
+      expect(fallbacks.map((alert) => [alert.route, alert.sender, alert.recipient, alert.template])).toEqual([
+        ['template', 'whatsapp:+15557654322', 'whatsapp:+15550002221', routes.twilioContentSid],
+        ['sms', '+15550009999', '+15550002221', null],
+      ]);
+      expect(fallbacks[0]!.variables).toEqual(['URGENT (possible emergency)', '+15556000001 (WhatsApp via Twilio)', 'I feel faint']);
+      expect(await alerts.refused(fallbacks[0]!.id, 'template rejected')).toMatchObject({ state: 'failed', failedEveryWay: false });
+      expect(await alerts.refused(fallbacks[1]!.id, 'unreachable')).toMatchObject({ state: 'failed', failedEveryWay: true });
+      expect(await alerts.refused(fallbacks[1]!.id, 'again')).toEqual({ changed: false });
+    });
+
+    it('when the failure report arrives before the send is recorded, then recording the send refuses the alert', async () => {
+      const { alerts } = await raised(['+15550002221']);
+      const [direct] = await alerts.claim('d', 60, 10);
+      expect((await inbox.recordDeliveryStatus({ channel: 'twilio', providerMessageId: 'SM-early', status: 'undelivered', error: '63016' })).alerts).toEqual([]);
+      expect(await alerts.sent(direct!.id, 'd', 'SM-early')).toMatchObject({ changed: true, route: 'direct', fallbacksCreated: 2 });
+      expect((await alerts.claim('d', 60, 10)).map((alert) => alert.route)).toEqual(['template', 'sms']);
     });
   });
 
