@@ -220,7 +220,8 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       // Control: the same words with no conversation behind them find another document.
       await send('+15556000041', 'does it hurt?');
       await waitFor(() => repliesTo('+15556000041').length === 1, { what: 'control answer' });
-      expect(repliesTo('+15556000041')[0]!.body).not.toMatch(/^\[fake model\] From "Egg Retrieval/);
+      expect(repliesTo('+15556000041')[0]!.body).toMatch(/^\[fake model\] From "/);
+      expect(repliesTo('+15556000041')[0]!.body).not.toMatch(/Egg Retrieval/);
     });
 
     it('when a message with history names its own subject, then it is searched as written, without a rewrite on its path', async () => {
@@ -250,7 +251,8 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       await send('+15556000042', 'does it hurt?');
       await waitFor(() => repliesTo('+15556000042').length === 2, { what: 'follow-up answer' });
       expect(rewriteCalls(openai)).toHaveLength(0);
-      expect(repliesTo('+15556000042')[1]!.body).not.toMatch(/^\[fake model\] From "Egg Retrieval/);
+      expect(repliesTo('+15556000042')[1]!.body).toMatch(/^\[fake model\] From "/);
+      expect(repliesTo('+15556000042')[1]!.body).not.toMatch(/Egg Retrieval/);
     });
   });
 
@@ -280,11 +282,15 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       expect(service.logs.some((line) => line.guard === 'unsupported_dose')).toBe(true);
     });
 
-    it('when nothing in the documents matches, then the model is told so in the prompt', async () => {
+    // The vector side of hybrid search has no distance cutoff, so online a question always brings the
+    // nearest passages, however far: what keeps the model honest is the instruction, checked here. (The
+    // "(no document matched this question)" block is only ever sent when the search finds nothing:
+    // test/unit/build-prompt.test.ts.)
+    it('when nothing in the documents matches, then the passages travel as data and the model is told to say when they do not cover the question', async () => {
       await send('+15556000052', 'Xylophone quantum zebra?');
       await twilioApi.waitForMessages(1);
       const user = generateCalls(openai)[0]!.body.messages.at(-1).content as string;
-      expect(user).toMatch(/<documents>[\s\S]*<\/documents>/);
+      expect(user).toMatch(/^<documents>\n<document title="[^"]+"[\s\S]*<\/documents>\n\n<patient_message>\nXylophone quantum zebra\?\n<\/patient_message>$/);
       const system = generateCalls(openai)[0]!.body.messages[0].content as string;
       expect(system).toContain('If they do not cover the question, say so plainly');
     });
