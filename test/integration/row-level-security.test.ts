@@ -3,14 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateEmbedded } from '../../src/db/migrate.ts';
 import { openPgliteDatabase, type PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
-import { SUPABASE_ROLES_SQL } from '../support/supabase-roles.ts';
+import { objectsReachableByClients, SUPABASE_DEFAULT_PRIVILEGES_SQL, SUPABASE_ROLES_SQL, tablesWithoutRowLevelSecurity } from '../support/supabase-roles.ts';
 
+/** At least these; a later migration's tables are checked the same way, found in the catalog. */
 const TABLES = ['chunks', 'delivery_status', 'documents', 'inbox', 'outbound', 'patient_state', 'staff_alerts'];
 const PERMISSION_DENIED = { code: 'db_error', details: { code: '42501' } };
 
 /**
- * The migration on an embedded database that has Supabase's three API roles, as `supabase db push`
- * finds them: only service_role may reach the tables and functions.
+ * The migration on an embedded database that has Supabase's three API roles and Supabase's default
+ * privileges in `public` (everything the migrations create there is granted to all three unless they
+ * revoke it), as `supabase db push` finds them: only service_role may reach the tables and functions.
  */
 describe('row-level security and grants, with the roles PostgREST uses on Supabase', () => {
   let db: PgliteDatabase;
@@ -18,6 +20,7 @@ describe('row-level security and grants, with the roles PostgREST uses on Supaba
   beforeAll(async () => {
     db = openPgliteDatabase({ dataDir: 'memory://' });
     await db.exec(SUPABASE_ROLES_SQL);
+    await db.exec(SUPABASE_DEFAULT_PRIVILEGES_SQL);
     await migrateEmbedded(db);
     await db.query(`select public.ingest_document(p_source => 'ivf.md', p_title => 'What Is IVF', p_content_hash => 'h1', p_chunks => $1)`, [
       JSON.stringify([{ position: 0, title: 'What Is IVF', heading: '', content: 'IVF means in vitro fertilisation.', contentHash: 'c1' }]),
@@ -37,18 +40,24 @@ describe('row-level security and grants, with the roles PostgREST uses on Supaba
     }
   }
 
-  it('when the migration has run, then every table in public has row-level security on', async () => {
-    // schema_migrations is the embedded migrator's own bookkeeping; Supabase keeps its own elsewhere.
-    const tables = await db.query<{ relname: string; relrowsecurity: boolean }>(
-      `select relname, relrowsecurity from pg_class
+  /** The tables in public, but schema_migrations: the embedded migrator's own (Supabase keeps its own elsewhere). */
+  async function publicTables(): Promise<string[]> {
+    const rows = await db.query<{ relname: string }>(
+      `select relname from pg_class
        where relnamespace = 'public'::regnamespace and relkind in ('r', 'p') and relname <> 'schema_migrations' order by relname`,
     );
-    expect(tables).toEqual(TABLES.map((relname) => ({ relname, relrowsecurity: true })));
+    return rows.map((row) => row.relname);
+  }
+
+  it('when the migration has run, then every table in public has row-level security on', async () => {
+    expect(await publicTables()).toEqual(expect.arrayContaining(TABLES));
+    expect(await tablesWithoutRowLevelSecurity(db)).toEqual([]);
   });
 
   it.each(['anon', 'authenticated'])('when %s reads, writes or calls a function, then it is refused', async (role) => {
+    const tables = await publicTables();
     await asRole(role, async () => {
-      for (const table of TABLES) await expect(db.query(`select * from ${table}`)).rejects.toMatchObject(PERMISSION_DENIED);
+      for (const table of tables) await expect(db.query(`select * from ${table}`)).rejects.toMatchObject(PERMISSION_DENIED);
       await expect(db.query(`insert into documents (source, title, content_hash) values ('x.md', 'X', 'h')`)).rejects.toMatchObject(PERMISSION_DENIED);
       await expect(db.query(`delete from inbox`)).rejects.toMatchObject(PERMISSION_DENIED);
       await expect(db.query(`select public.knowledge_stats()`)).rejects.toMatchObject(PERMISSION_DENIED);
@@ -84,18 +93,38 @@ describe('row-level security and grants, with the roles PostgREST uses on Supaba
 
   it('when any later migration adds a function or table, then anon and authenticated still reach none of them', async () => {
     // Guards the grant block at the end of each migration: Supabase grants new objects in public to
-    // anon and authenticated by default, and Postgres lets PUBLIC execute every new function.
-    const reachable = await db.query<{ object: string }>(
-      `select p.oid::regprocedure::text as object from pg_proc p
-       where p.pronamespace = 'public'::regnamespace
-         and (has_function_privilege('anon', p.oid, 'execute') or has_function_privilege('authenticated', p.oid, 'execute')
-              or not has_function_privilege('service_role', p.oid, 'execute'))
-       union all
-       select c.relname from pg_class c
-       where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
-         and (has_table_privilege('anon', c.oid, 'select, insert, update, delete, truncate, references, trigger')
-              or has_table_privilege('authenticated', c.oid, 'select, insert, update, delete, truncate, references, trigger'))`,
-    );
-    expect(reachable).toEqual([]);
+    // anon and authenticated by default (SUPABASE_DEFAULT_PRIVILEGES_SQL, in force here), and Postgres
+    // lets PUBLIC execute every new function.
+    expect(await objectsReachableByClients(db)).toEqual([]);
+  });
+
+  it('when a migration adds a table and a function without the grant block, then the checks above report them, and anon can use them', async () => {
+    // A careless later migration, under the same default privileges as the real ones.
+    await db.exec(`
+      create table careless_notes (id bigint generated always as identity primary key, note text not null);
+      create function careless_note_count() returns int language sql stable set search_path = public as $$
+        select count(*)::int from careless_notes
+      $$;
+    `);
+    try {
+      expect(await objectsReachableByClients(db)).toEqual(['careless_note_count()', 'careless_notes', 'careless_notes_id_seq']);
+      expect(await tablesWithoutRowLevelSecurity(db)).toEqual(['careless_notes']);
+      // Not a false alarm: with the anon key in a client app, anyone could write and read it.
+      await asRole('anon', async () => {
+        await db.query(`insert into careless_notes (note) values ('patient data')`);
+        expect(await db.query('select public.careless_note_count() as n')).toEqual([{ n: 1 }]);
+      });
+      // The block each migration ends with is what closes it.
+      await db.exec(`
+        alter table careless_notes enable row level security;
+        revoke all on table careless_notes from public, anon, authenticated;
+        revoke all on sequence careless_notes_id_seq from public, anon, authenticated;
+        revoke execute on function careless_note_count() from public, anon, authenticated;
+      `);
+      expect(await objectsReachableByClients(db)).toEqual([]);
+      expect(await tablesWithoutRowLevelSecurity(db)).toEqual([]);
+    } finally {
+      await db.exec('drop function if exists careless_note_count(); drop table if exists careless_notes;');
+    }
   });
 });
