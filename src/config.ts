@@ -55,6 +55,7 @@ const schema = z.object({
   WORKER_CONCURRENCY: positiveInt(32),
   PATIENT_RATE_LIMIT_PER_MINUTE: positiveInt(20),
   HISTORY_TTL_DAYS: positiveInt(30),
+  RETENTION_DAYS: z.coerce.number().int().min(0).default(365),
   SAFETY_PHRASES_FILE: z.string().trim().min(1).default('config/safety-phrases.json'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -96,6 +97,8 @@ export type Config = {
   patientRateLimitPerMinute: number;
   /** Conversation turns older than this are not used as memory. */
   historyTtlDays: number;
+  /** The text of messages, replies and reports older than this is purged (0: kept forever). */
+  retentionDays: number;
   safetyPhrasesFile: string;
   shutdownTimeoutMs: number;
   logLevel: string;
@@ -164,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: v.WORKER_CONCURRENCY,
     patientRateLimitPerMinute: v.PATIENT_RATE_LIMIT_PER_MINUTE,
     historyTtlDays: v.HISTORY_TTL_DAYS,
+    retentionDays: v.RETENTION_DAYS,
     safetyPhrasesFile: v.SAFETY_PHRASES_FILE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     logLevel: v.LOG_LEVEL,

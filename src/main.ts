@@ -8,6 +8,8 @@ import type { ChatModel, Embedder, TriageModel } from './ai/models.ts';
 import { createAlertDispatcher } from './alerts/alert-dispatcher.ts';
 import { reportAlertRefusal } from './alerts/report-alert-refusal.ts';
 import { createStaffAlerts } from './alerts/staff-alerts.ts';
+import { createPatientData } from './patient-data/patient-data-store.ts';
+import { scheduleRetention } from './patient-data/schedule-retention.ts';
 import { createLocalSender } from './channels/local-sender.ts';
 import { createMetaSender, META_MAX_BODY } from './channels/meta/meta-sender.ts';
 import { metaVerificationRoute } from './channels/meta/meta-verification-route.ts';
@@ -80,6 +82,9 @@ export async function start(config: Config, options: StartOptions = {}) {
   }
   if (config.twilio.accountSid && !config.publicUrl) {
     logger.warn('PUBLIC_URL is not set: Twilio cannot send delivery reports, so a staff alert that WhatsApp refuses (error 63016) goes unnoticed');
+  }
+  if (config.retentionDays === 0) {
+    logger.warn('RETENTION_DAYS=0: patients\' messages and replies are kept forever; set how long the clinic keeps them');
   }
   if (config.clinicPlaceholders.length > 0) {
     logger.warn({ unset: config.clinicPlaceholders }, 'clinic details are placeholders: set them before patients use the service');
@@ -167,6 +172,7 @@ export async function start(config: Config, options: StartOptions = {}) {
   logger.info({ port }, 'listening');
 
   let stopping: Promise<void> | undefined;
+  let retention: ReturnType<typeof scheduleRetention> | undefined;
   // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
   // are taken meanwhile; the worker starts once there is something to answer from. Supabase is loaded
   // by whoever deploys (`npm run ingest`), once, not by every instance that starts.
@@ -200,6 +206,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       if (!stopping) {
         worker.start();
         alertDispatcher.start();
+        retention = scheduleRetention({ patientData: createPatientData(db), retentionDays: config.retentionDays, logger });
       }
     });
 
@@ -211,6 +218,8 @@ export async function start(config: Config, options: StartOptions = {}) {
       const result = await worker.stop(config.shutdownTimeoutMs);
       logger.info(result, 'worker stopped');
       await alertDispatcher.stop(config.shutdownTimeoutMs);
+      retention?.stop();
+      await retention?.ran;
       server.closeAllConnections();
       await closed;
       await closeDatabase();

@@ -7,6 +7,10 @@ import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { openSupabaseDatabase } from '../../src/db/supabase/supabase-database.ts';
 import { planAlerts } from '../../src/alerts/plan-alerts.ts';
 import { createStaffAlerts } from '../../src/alerts/staff-alerts.ts';
+import { verifyAddressHash, hashAddress } from '../../src/patient-data/hash-address.ts';
+import { patientAddresses } from '../../src/patient-data/patient-addresses.ts';
+import { createPatientData } from '../../src/patient-data/patient-data-store.ts';
+import { createPatientStates } from '../../src/store/patient-state.ts';
 import { createInbox, type Inbox } from '../../src/store/inbox.ts';
 import { createKnowledge, type ChunkInput, type Knowledge } from '../../src/store/knowledge.ts';
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
@@ -14,7 +18,7 @@ import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.
 import { closedPort } from '../support/closed-port.ts';
 
 /** A transport under test, and a back door to empty the tables between tests. */
-type Harness = { db: Database; sql(statement: string): Promise<void>; close(): Promise<void> };
+type Harness = { db: Database; sql(statement: string): Promise<void>; query<T>(statement: string, params?: unknown[]): Promise<T[]>; close(): Promise<void> };
 
 // One fake PostgREST for the whole file: each costs an embedded database start of several seconds.
 let postgrestStarted: Promise<FakePostgrest> | undefined;
@@ -29,7 +33,7 @@ const transports: [string, () => Promise<Harness>][] = [
     async () => {
       const db = openPgliteDatabase({ dataDir: 'memory://' });
       await migrateEmbedded(db);
-      return { db, sql: (statement) => db.exec(statement), close: () => db.close() };
+      return { db, sql: (statement) => db.exec(statement), query: (statement, params) => db.query(statement, params), close: () => db.close() };
     },
   ],
   [
@@ -37,7 +41,7 @@ const transports: [string, () => Promise<Harness>][] = [
     async () => {
       const postgrest = await sharedPostgrest();
       const db = openSupabaseDatabase({ url: postgrest.url, serviceRoleKey: postgrest.serviceRoleKey });
-      return { db, sql: (statement) => postgrest.db.exec(statement), close: () => db.close() };
+      return { db, sql: (statement) => postgrest.db.exec(statement), query: (statement, params) => postgrest.db.query(statement, params), close: () => db.close() };
     },
   ],
 ];
@@ -80,7 +84,7 @@ describe.each(transports)('database contract: %s', (_name, open) => {
     knowledge = createKnowledge(harness.db);
   });
   beforeEach(async () => {
-    await harness.sql('truncate documents, chunks, inbox, outbound, delivery_status, staff_alerts restart identity cascade');
+    await harness.sql('truncate documents, chunks, inbox, outbound, delivery_status, staff_alerts, patient_state, data_audit restart identity cascade');
   });
   afterAll(async () => {
     await harness?.close();
@@ -327,6 +331,107 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       expect((await inbox.recordDeliveryStatus({ channel: 'twilio', providerMessageId: 'SM-early', status: 'undelivered', error: '63016' })).alerts).toEqual([]);
       expect(await alerts.sent(direct!.id, 'd', 'SM-early')).toMatchObject({ changed: true, route: 'direct', fallbacksCreated: 2 });
       expect((await alerts.claim('d', 60, 10)).map((alert) => alert.route)).toEqual(['template', 'sms']);
+    });
+  });
+
+  describe('patient data', () => {
+    const A = patientAddresses('+15556000001');
+    const B = patientAddresses('+15556000002');
+    const A_TEXT = 'Patient A private words about her transfer';
+    const B_TEXT = 'Patient B asks about the clinic hours';
+
+    /** Two patients with messages on SMS, WhatsApp and the Cloud API, replies, reports, state and alerts. */
+    async function twoPatients() {
+      const alerts = createStaffAlerts(harness.db);
+      const states = createPatientStates(harness.db);
+      let n = 0;
+      for (const [who, text] of [[A, A_TEXT], [B, B_TEXT]] as const) {
+        for (const [channel, patient, business] of [
+          ['twilio', who.addresses[0]!, CLINIC],
+          ['twilio', who.addresses[1]!, `whatsapp:${CLINIC}`],
+          ['meta', who.addresses[2]!, '106540352242922'],
+        ] as const) {
+          n++;
+          const message = { channel, providerMessageId: `P-${n}`, patient, business, body: `${text} (${channel} ${n})`, kind: 'emergency' } as const;
+          const { id } = await inbox.enqueue(message);
+          const conversation = `${channel}:${business}:${patient}`;
+          await inbox.recordOutbound({ inboxId: id, channel, conversation, body: `Reply to ${patient}: please call`, providerMessageId: `OUT-${n}` });
+          await inbox.recordDeliveryStatus({ channel, providerMessageId: `OUT-${n}`, status: 'failed', error: `30003: Unreachable ${patient}` });
+          await alerts.raise(id, 'emergency', planAlerts({ id, channel, business, patient, body: message.body }, 'emergency', ['+15550002221'], { smsFrom: undefined, twilioContentSid: undefined, metaTemplate: undefined }));
+          await states.set(channel, patient, { optedOut: true });
+        }
+      }
+    }
+
+    /** Every text and JSON column of every table in public that mentions `needle`, as table.column. */
+    async function mentions(needle: string): Promise<string[]> {
+      const columns = await harness.query<{ table_name: string; column_name: string }>(
+        `select table_name, column_name from information_schema.columns
+         where table_schema = 'public' and data_type in ('text', 'character varying', 'jsonb', 'json', 'ARRAY', 'tsvector')
+         order by table_name, column_name`,
+      );
+      const found: string[] = [];
+      for (const { table_name, column_name } of columns) {
+        const [row] = await harness.query<{ n: number }>(`select count(*)::int as n from public."${table_name}" where "${column_name}"::text like '%' || $1 || '%'`, [needle]);
+        if (row!.n > 0) found.push(`${table_name}.${column_name}`);
+      }
+      return found;
+    }
+
+    it('when a patient is erased, then no table holds their number or their words, the other patient is untouched, and the audit has the hashed number', async () => {
+      await twoPatients();
+      expect(await mentions('5556000001')).not.toEqual([]);
+      const counts = await createPatientData(harness.db).erase(A.addresses, hashAddress(A.phoneNumber));
+      expect(counts).toEqual({ inbox: 3, outbound: 3, delivery_status: 3, patient_state: 3, staff_alerts: 3 });
+      expect(await mentions('5556000001')).toEqual([]);
+      expect(await mentions('Patient A private')).toEqual([]);
+      expect(await mentions('5556000002')).toEqual(expect.arrayContaining(['delivery_status.error', 'inbox.patient', 'outbound.body', 'patient_state.patient', 'staff_alerts.body']));
+      expect(await mentions(B_TEXT)).toEqual(['inbox.body', 'staff_alerts.body']);
+      const [audit] = await harness.query<{ action: string; address_hash: string; counts: Record<string, number> }>('select action, address_hash, counts from data_audit');
+      expect(audit!.action).toBe('erase');
+      expect(audit!.counts).toEqual(counts);
+      expect(verifyAddressHash(A.phoneNumber, audit!.address_hash)).toBe(true);
+      expect(verifyAddressHash(B.phoneNumber, audit!.address_hash)).toBe(false);
+      // A later message from A starts afresh: no memory, no opt-out.
+      const { id } = await inbox.enqueue(inbound(A.addresses[0]!, 'P-again', 'Hello again'));
+      expect(await inbox.history(`twilio:${CLINIC}:${A.addresses[0]}`, id + 1)).toEqual([]);
+      expect((await createPatientStates(harness.db).get('twilio', A.addresses[0]!)).optedOut).toBe(false);
+    });
+
+    it('when the purge runs, then the text and numbers older than the cut-off are gone, newer ones stay, open messages are left, and it is audited', async () => {
+      await twoPatients();
+      await harness.sql(`update inbox set received_at = now() - interval '400 days' where patient like '%5556000001'`);
+      await harness.sql(`update outbound set created_at = now() - interval '400 days' where conversation like '%5556000001'`);
+      await harness.sql(`update staff_alerts set created_at = now() - interval '400 days', state = 'sent' where body like '%5556000001%'`);
+      await harness.sql(`update delivery_status set received_at = now() - interval '400 days' where error like '%5556000001'`);
+      // The old messages are answered; one old message is still open and must not be touched.
+      await harness.sql(`update inbox set state = 'answered' where patient like '%5556000001' and provider_message_id <> 'P-1'`);
+      const patientData = createPatientData(harness.db);
+      const counts = await patientData.purge(new Date(Date.now() - 365 * 24 * 60 * 60 * 1000));
+      expect(counts).toEqual({ skipped: false, inbox: 2, outbound: 3, staff_alerts: 3, delivery_status: 3 });
+      expect(await mentions('Patient A private')).toEqual(['inbox.body']);
+      expect((await harness.query<{ provider_message_id: string }>(`select provider_message_id from inbox where body like 'Patient A%'`)).map((r) => r.provider_message_id)).toEqual(['P-1']);
+      expect(await mentions(B_TEXT)).toEqual(['inbox.body', 'staff_alerts.body']);
+      const [kept] = await harness.query<{ n: number }>(`select count(*)::int as n from inbox where purged_at is not null and state = 'answered'`);
+      expect(kept!.n).toBe(2);
+      expect((await patientData.purge(new Date(Date.now() - 365 * 24 * 60 * 60 * 1000))).inbox).toBe(0);
+      const audit = await harness.query<{ action: string; older_than: string }>(`select action, older_than from data_audit order by id`);
+      expect(audit.map((row) => row.action)).toEqual(['purge', 'purge']);
+    });
+
+    it('when a patient asks for their data, then the export has every message in and out on every channel, in order, with delivery status, and no one else\'s', async () => {
+      await twoPatients();
+      const exported = await createPatientData(harness.db).export(A.addresses);
+      expect(exported.addresses).toEqual(A.addresses);
+      expect(exported.messages.map((m) => [m.direction, m.channel, m.text, m.status])).toEqual([
+        ['in', 'twilio', `${A_TEXT} (twilio 1)`, 'pending'],
+        ['out', 'twilio', `Reply to ${A.addresses[0]}: please call`, 'failed'],
+        ['in', 'twilio', `${A_TEXT} (twilio 2)`, 'pending'],
+        ['out', 'twilio', `Reply to ${A.addresses[1]}: please call`, 'failed'],
+        ['in', 'meta', `${A_TEXT} (meta 3)`, 'pending'],
+        ['out', 'meta', `Reply to ${A.addresses[2]}: please call`, 'failed'],
+      ]);
+      expect(JSON.stringify(exported)).not.toContain('5556000002');
     });
   });
 
