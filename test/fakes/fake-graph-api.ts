@@ -1,8 +1,8 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
-import { closeServer, createCallbackPoster, createSleeper, listenOnLoopback, readBody, waitForCount, WHATSAPP_WINDOW_MS, type CallbackOutcome } from './fake-server.ts';
+import { closeServer, createCallbackPoster, createShortLivedLinks, createSleeper, listenOnLoopback, readBody, sendBytes, waitForCount, WHATSAPP_WINDOW_MS, type CallbackOutcome } from './fake-server.ts';
 
 /** One request to the fake, as it arrived. */
 export type GraphApiCall = { method: string; path: string; authorization: string | undefined; body: any; status?: number; at: number };
@@ -59,6 +59,20 @@ export type FakeGraphApi = {
   baseURL: string;
   /** the bearer token it accepts */
   accessToken: string;
+  /**
+   * The business's phone number ids. POST /{id}/messages to any other id is refused as Graph refuses an
+   * object that does not exist: 400, code 100, subcode 33 (see objectNotFound). Default
+   * DEFAULT_PHONE_NUMBER_IDS, the ids of test/fixtures/meta; startFakeGraphApi({ phoneNumberIds }) sets
+   * others. Mutable; kept by reset().
+   */
+  phoneNumberIds: Set<string>;
+  /**
+   * Keeps a media file as Meta keeps one a WhatsApp user sent (its id is what a media message's webhook
+   * carries). With `Authorization: Bearer <accessToken>`, GET {baseURL}/{id} answers
+   * { messaging_product, url, mime_type, sha256, file_size, id } and GET url answers the bytes with their
+   * Content-Type; url is good for 5 minutes of now(), as Meta's are. Cleared by reset().
+   */
+  addMedia(media: { mimeType: string; bytes: Uint8Array }): { id: string };
   /** every request, in arrival order */
   calls: GraphApiCall[];
   /** text messages delivered (inside the recipient's 24-hour window), in order */
@@ -102,7 +116,7 @@ export type FakeGraphApi = {
   waitForStatusWebhooks(count: number, timeoutMs?: number): Promise<GraphStatusWebhook[]>;
   /** resolves once every status webhook started so far has been answered or has failed */
   settled(): Promise<void>;
-  /** clears calls, messages, refused, templates, read receipts, status webhooks, latency, failWith, the windows and the clock */
+  /** clears calls, messages, refused, templates, read receipts, status webhooks, latency, failWith, the windows, the clock and the media */
   reset(): void;
   close(): Promise<void>;
 };
@@ -110,9 +124,35 @@ export type FakeGraphApi = {
 export const DEFAULT_META_ACCESS_TOKEN = 'EAAG-fake-graph-api-token-0123456789';
 
 /** A Graph API error as Meta writes it (e.g. 190 OAuthException, 130429 rate limit, 131047 window closed). */
-export function graphFailure(status: number, code: number, message: string, type = 'OAuthException'): GraphApiFailure {
-  return { status, error: { message, type, code, fbtrace_id: `A${randomBytes(10).toString('base64url')}` } };
+export function graphFailure(status: number, code: number, message: string, type = 'OAuthException', subcode?: number): GraphApiFailure {
+  return {
+    status,
+    error: { message, type, code, ...(subcode !== undefined ? { error_subcode: subcode } : {}), fbtrace_id: `A${randomBytes(10).toString('base64url')}` },
+  };
 }
+
+/**
+ * What Graph answers for an id that is not an object this token may use that way (a phone number id that
+ * is not the business's, a media id it never had, a path it does not serve), as reported verbatim:
+ * HTTP 400, GraphMethodException, code 100, error_subcode 33, "Unsupported post request. Object with ID
+ * 'XXXXX' does not exist, cannot be loaded due to missing permissions, or does not support this operation.
+ * Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+ * (https://github.com/sajuthankappan/whatsapp-cloud-api-rs/issues/3, a wrong phone_number_id on
+ * /messages; https://github.com/roughike/flutter_facebook_login/issues/44 gives the HTTP status, 400, and
+ * the "Unsupported get request" form). Not to be confused with error code 33 in Meta's WhatsApp table
+ * ("Parameter value is not valid: the business phone number has been deleted", as copied at
+ * https://niswey.com/knowledge-base/error-codes-meta): here 33 is the subcode, 100 the code a client should
+ * read, and no other try can cure it.
+ */
+export function objectNotFound(method: string, id: string): GraphApiFailure {
+  const message =
+    `Unsupported ${method.toLowerCase()} request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, ` +
+    'or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api';
+  return graphFailure(400, 100, message, 'GraphMethodException', 33);
+}
+
+/** The ids of the business phone numbers in test/fixtures/meta (106540352242922 is also Meta's own example). */
+export const DEFAULT_PHONE_NUMBER_IDS: readonly string[] = ['106540352242922', '106540352242923'];
 
 export { WHATSAPP_WINDOW_MS };
 
@@ -139,7 +179,24 @@ const WINDOW_ERROR = {
 const DEFAULT_WABA_ID = '102290129340398';
 const DEFAULT_DISPLAY_PHONE_NUMBER = '15550783881';
 
-const MESSAGES_PATH = /^\/v\d+\.\d+\/([^/]+)\/messages$/;
+/** /{version}/{id} and /{version}/{id}/{edge} */
+const GRAPH_PATH = /^\/v\d+\.\d+\/([^/]+)(?:\/([^/]+))?$/;
+
+/*
+ * Media, as the Cloud API serves it (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media/
+ * and Meta's "Media Download API" reference, read in a copy:
+ * https://nermalcat69.github.io/meta-developer-docs/documentation/business-messaging/whatsapp/reference/message-history/whatsapp-business-message-history-events-api.html):
+ * GET /{media-id} with the bearer token answers
+ * { messaging_product: "whatsapp", url, mime_type, sha256, file_size, id }; url (on lookaside.fbsbx.com,
+ * /whatsapp_business/attachments/?mid=…&ext=…&hash=…, as in https://github.com/chatwoot/chatwoot/issues/9809)
+ * is fetched with the same bearer token and "expires after 5 minutes and must be re-retrieved". Without the
+ * token the url is refused: the reference lists 401 "Unauthorized - Invalid or missing access token" (and
+ * integrations note that the url "requires authentication": https://github.com/botpress/botpress/pull/13859);
+ * the body of that 401 is not documented, so the fake answers Graph's OAuthException 190 body. An expired
+ * url answers 404 (a status the reference lists) with a plain-text body of the fake's own: do not match on it.
+ */
+const MEDIA_DOWNLOAD_PATH = '/whatsapp_business/attachments/';
+const MEDIA_URL_LIFETIME_MS = 5 * 60 * 1000;
 
 class FakeGraphApiServer implements FakeGraphApi {
   baseURL = '';
@@ -155,6 +212,10 @@ class FakeGraphApiServer implements FakeGraphApi {
   now: () => number = Date.now;
 
   readonly server: Server;
+  /** media id → the file */
+  private media = new Map<string, { mimeType: string; bytes: Buffer; sha256: string }>();
+  /** the short-lived media urls handed out, hash → media id */
+  private readonly mediaUrls = createShortLivedLinks<string>();
   private attempts = 0;
   private readonly events = new EventEmitter();
   private readonly sleeper = createSleeper();
@@ -164,7 +225,10 @@ class FakeGraphApiServer implements FakeGraphApi {
   /** bumped by reset(), so that a webhook started before it is not recorded after it */
   private generation = 0;
 
-  constructor(public accessToken: string) {
+  constructor(
+    public accessToken: string,
+    public phoneNumberIds: Set<string>,
+  ) {
     this.events.setMaxListeners(0);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
@@ -183,6 +247,14 @@ class FakeGraphApiServer implements FakeGraphApi {
   windowOpen(waId: string, at = this.now()): boolean {
     const wrote = this.lastWrote.get(waIdKey(waId));
     return wrote !== undefined && at - wrote < WHATSAPP_WINDOW_MS;
+  }
+
+  addMedia({ mimeType, bytes }: { mimeType: string; bytes: Uint8Array }): { id: string } {
+    // Meta's media ids are numeric strings (16 digits here).
+    const id = `${randomInt(1e7, 1e8)}${String(randomInt(1e8)).padStart(8, '0')}`;
+    const copy = Buffer.from(bytes);
+    this.media.set(id, { mimeType, bytes: copy, sha256: createHash('sha256').update(copy).digest('hex') });
+    return { id };
   }
 
   waitForMessages(count: number, timeoutMs = 10_000): Promise<GraphSentMessage[]> {
@@ -221,6 +293,8 @@ class FakeGraphApiServer implements FakeGraphApi {
     this.failWith = undefined;
     this.now = Date.now;
     this.lastWrote = new Map();
+    this.media = new Map();
+    this.mediaUrls.clear();
     this.generation += 1;
   }
 
@@ -236,7 +310,8 @@ class FakeGraphApiServer implements FakeGraphApi {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     const raw = await readBody(req);
     const call: GraphApiCall = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, body: undefined, at: Date.now() };
     try {
@@ -250,18 +325,34 @@ class FakeGraphApiServer implements FakeGraphApi {
       send(res, status, payload);
     };
     const fail = (failure: GraphApiFailure) => answer(failure.status, { error: failure.error });
+    const token = bearerToken(call.authorization);
 
-    if (call.authorization !== `Bearer ${this.accessToken}`) {
-      return fail(graphFailure(401, 190, 'Invalid OAuth access token - Cannot parse access token'));
+    if (path === MEDIA_DOWNLOAD_PATH && call.method === 'GET') {
+      if (token !== this.accessToken) return fail(INVALID_TOKEN());
+      const file = this.mediaAt(url);
+      call.status = file ? 200 : 404;
+      if (file) return sendBytes(res, file.mimeType, file.bytes);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('URL signature expired');
+      return;
     }
-    const match = MESSAGES_PATH.exec(path);
-    if (!match || call.method !== 'POST') {
-      return fail(graphFailure(400, 100, `Unsupported ${call.method} request. Object with ID '${path}' does not exist`, 'GraphMethodException'));
+    // Graph itself: no token at all is code 104, "An access token is required to request this resource."
+    // (HTTP 400: https://github.com/iatek/jquery-socialist/issues/68, and with an fbtrace_id
+    // https://github.com/node-facebook/facebook-node-sdk/issues/105); a token it does not accept is 190,
+    // HTTP 401 in Meta's WhatsApp error-code table.
+    if (token === undefined) return fail(graphFailure(400, 104, 'An access token is required to request this resource.'));
+    if (token !== this.accessToken) return fail(INVALID_TOKEN());
+    const [, objectId = path, edge] = GRAPH_PATH.exec(path) ?? [];
+    if (call.method === 'GET' && edge === undefined) {
+      const description = this.describeMedia(objectId);
+      return description ? answer(200, description) : fail(objectNotFound(call.method, objectId));
     }
+    if (edge !== 'messages' || call.method !== 'POST') return fail(objectNotFound(call.method, objectId));
+    const phoneNumberId = objectId;
 
     this.attempts += 1;
     await this.sleeper.sleep(this.latencyMs);
     if (res.destroyed) return;
+    if (!this.phoneNumberIds.has(phoneNumberId)) return fail(objectNotFound(call.method, phoneNumberId));
     const failure = this.failWith?.(call, this.attempts);
     if (failure) return fail(failure);
 
@@ -269,7 +360,6 @@ class FakeGraphApiServer implements FakeGraphApi {
     if (typeof body !== 'object' || body === null || body.messaging_product !== 'whatsapp') {
       return fail(graphFailure(400, 100, 'The parameter messaging_product is required.'));
     }
-    const phoneNumberId = match[1]!;
     if (body.status === 'read') {
       if (typeof body.message_id !== 'string') return fail(graphFailure(400, 100, 'The parameter message_id is required.'));
       const receipt: GraphReadReceipt = { phoneNumberId, messageId: body.message_id, typingIndicator: body.typing_indicator, at: Date.now() };
@@ -325,6 +415,22 @@ class FakeGraphApiServer implements FakeGraphApi {
     this.events.emit('message', message);
   }
 
+  /** GET /{media-id}: the media's description, with a fresh url good for MEDIA_URL_LIFETIME_MS; undefined for an unknown id. */
+  private describeMedia(id: string) {
+    const file = this.media.get(id);
+    if (!file) return undefined;
+    const expiresAt = this.now() + MEDIA_URL_LIFETIME_MS;
+    const hash = this.mediaUrls.issue(id, expiresAt);
+    const url = `${new URL(this.baseURL).origin}${MEDIA_DOWNLOAD_PATH}?mid=${id}&ext=${Math.floor(expiresAt / 1000)}&hash=${hash}`;
+    return { messaging_product: 'whatsapp', url, mime_type: file.mimeType, sha256: file.sha256, file_size: file.bytes.length, id };
+  }
+
+  /** The file a media url stands for, unless it has expired (or was never handed out, or reset() dropped it). */
+  private mediaAt(url: URL) {
+    const id = this.mediaUrls.redeem(url.searchParams.get('hash') ?? '', this.now());
+    return id !== undefined && id === url.searchParams.get('mid') ? this.media.get(id) : undefined;
+  }
+
   /** POSTs the "failed" status webhook as Meta does: JSON, X-Hub-Signature-256 over the exact bytes. */
   private async reportFailed(target: GraphWebhookTarget, message: GraphSentMessage, after: Promise<unknown>): Promise<void> {
     const payload = {
@@ -365,6 +471,13 @@ class FakeGraphApiServer implements FakeGraphApi {
   }
 }
 
+const INVALID_TOKEN = () => graphFailure(401, 190, 'Invalid OAuth access token - Cannot parse access token');
+
+/** The token of an `Authorization: Bearer <token>` header; undefined when there is none. */
+function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+}
+
 /** A wa_id as Meta keys it: the digits of the number ("+1 555…" and "1555…" are one user). */
 function waIdKey(waId: string): string {
   return waId.replace(/\D/g, '');
@@ -383,8 +496,8 @@ function send(res: ServerResponse, status: number, payload: unknown): void {
   res.end(JSON.stringify(payload));
 }
 
-export async function startFakeGraphApi(options: { accessToken?: string } = {}): Promise<FakeGraphApi> {
-  const fake = new FakeGraphApiServer(options.accessToken ?? DEFAULT_META_ACCESS_TOKEN);
+export async function startFakeGraphApi(options: { accessToken?: string; phoneNumberIds?: Iterable<string> } = {}): Promise<FakeGraphApi> {
+  const fake = new FakeGraphApiServer(options.accessToken ?? DEFAULT_META_ACCESS_TOKEN, new Set(options.phoneNumberIds ?? DEFAULT_PHONE_NUMBER_IDS));
   const port = await listenOnLoopback(fake.server);
   fake.baseURL = `http://127.0.0.1:${port}/v23.0`;
   return fake;

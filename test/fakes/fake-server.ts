@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -40,6 +41,37 @@ export function createSleeper() {
       timers.clear();
     },
   };
+}
+
+/**
+ * The short-lived download links the providers hand out for media (Twilio's redirect target, Graph's
+ * media `url`): an unguessable token that stands for a value until `expiresAt` on the fake's clock.
+ */
+export function createShortLivedLinks<T>() {
+  let links = new Map<string, { value: T; expiresAt: number }>();
+  return {
+    /** A new token for `value`, valid until `expiresAt` (epoch ms). */
+    issue(value: T, expiresAt: number): string {
+      const token = randomBytes(18).toString('base64url');
+      links.set(token, { value, expiresAt });
+      return token;
+    },
+    /** What the token stands for at `now`; undefined once it has expired, or for a token never issued (or cleared). */
+    redeem(token: string, now: number): T | undefined {
+      const link = links.get(token);
+      return link && now < link.expiresAt ? link.value : undefined;
+    },
+    clear(): void {
+      links = new Map();
+    },
+  };
+}
+
+/** Answers a file: its bytes, with their Content-Type and length. */
+export function sendBytes(res: ServerResponse, contentType: string, bytes: Uint8Array): void {
+  if (res.destroyed) return;
+  res.writeHead(200, { 'content-type': contentType, 'content-length': String(bytes.byteLength) });
+  res.end(bytes);
 }
 
 /** Listens on a free port of 127.0.0.1 and returns it. */

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 
 import twilio from 'twilio';
 
-import { closeServer, createCallbackPoster, createSleeper, listenOnLoopback, readBody, waitForCount, WHATSAPP_WINDOW_MS, type CallbackOutcome } from './fake-server.ts';
+import { closeServer, createCallbackPoster, createShortLivedLinks, createSleeper, listenOnLoopback, readBody, sendBytes, waitForCount, WHATSAPP_WINDOW_MS, type CallbackOutcome } from './fake-server.ts';
 
 export type SentMessage = {
   accountSid: string;
@@ -69,6 +69,16 @@ export type FakeTwilio = {
   customerWrote(address: string, at?: number): void;
   /** Whether a free-form WhatsApp message to this address would be delivered at `at` (default now()). */
   windowOpen(address: string, at?: number): boolean;
+  /**
+   * Keeps a media file as Twilio keeps one a patient sent, behind "HTTP Basic Authentication for media
+   * access" (on: Twilio now enables it by default for new accounts and subaccounts,
+   * https://github.com/bmlt-enabled/yap/issues/1573). `url` is what Twilio puts in the webhook's
+   * MediaUrl0: {apiBaseURL}/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}.
+   * GET url with Basic auth (account SID, auth token) answers 307 to a short-lived URL on this fake that
+   * serves the bytes with `contentType`; without them, 401 and error 20003. `messageSid` defaults to a new
+   * MM… sid. Cleared by reset().
+   */
+  addMedia(media: { messageSid?: string; contentType: string; bytes: Uint8Array }): { mediaSid: string; url: string };
   /** event-driven; resolves with `messages` once messages.length >= count, rejects after timeoutMs (default 10000) */
   waitForMessages(count: number, timeoutMs?: number): Promise<SentMessage[]>;
   /** event-driven; resolves with `refused` once refused.length >= count */
@@ -77,7 +87,7 @@ export type FakeTwilio = {
   waitForStatusCallbacks(count: number, timeoutMs?: number): Promise<FakeTwilioStatusCallback[]>;
   /** resolves once every status callback started so far has been answered or has failed */
   settled(): Promise<void>;
-  /** clears messages, refused, status callbacks, requests, latencyMs, latencyFor, failWith, reportDelivery, the windows and the clock */
+  /** clears messages, refused, status callbacks, requests, latencyMs, latencyFor, failWith, reportDelivery, the windows, the clock and the media */
   reset(): void;
   close(): Promise<void>;
 };
@@ -148,6 +158,30 @@ const WINDOW_CHANNEL_MESSAGE = 'Message failed to send because more than 24 hour
 
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 
+/*
+ * Media behind "HTTP Basic Authentication for media access", as Twilio documents it
+ * (https://support.twilio.com/hc/en-us/articles/223183748-Protect-Media-Access-with-HTTP-Basic-Authentication-for-Programmable-Messaging):
+ * once enabled, "the Twilio Account Sid and Auth Token or API Key will be required for accessing, fetching
+ * and downloading" media, and "requests to fetch your media will redirect you to a secure URL that is only
+ * valid for 4 hours" (on mms.twiliocdn.com).
+ * - Without credentials, or with wrong ones: 401 (https://github.com/twilio/twilio-python/issues/840),
+ *   error 20003 (https://www.twilio.com/docs/api/errors/20003: "All requests to sensitive areas of the
+ *   Twilio API must use HTTP Basic Authentication"). The fake answers the JSON error body it answers
+ *   everywhere, but the media URL has no .json suffix, so the real body may well be XML: read the status.
+ * - With them: 307 TEMPORARY REDIRECT, Content-Type application/xml, Location on the CDN (captured in
+ *   https://github.com/codeforamerica/vita-min/pull/563; the fake's XML body, a <RedirectTo>, is a guess
+ *   at those 445 bytes: do not read it). Others saw a 302 (https://github.com/RocketChat/Rocket.Chat/pull/37376):
+ *   a client must follow either.
+ * - The CDN URL needs no credentials (it is signed). The real one is on another origin, so fetch drops the
+ *   Authorization header on the way; here it is the same origin and the header is kept: accepted either way.
+ * - An expired CDN URL answers 403, as an expired signed S3 URL does (the CDN URL carries
+ *   x-amz-security-token); Twilio does not document that status.
+ * - An unknown media SID, with good credentials: 404, error 20404.
+ */
+const MEDIA_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\/Media\/([^/.]+)$/;
+const CDN_PATH = /^\/mms\.twiliocdn\.com\/([^/]+)\/([^/]+)$/;
+const MEDIA_URL_LIFETIME_MS = 4 * 60 * 60 * 1000;
+
 class FakeTwilioServer implements FakeTwilio {
   apiBaseURL = '';
   messages: SentMessage[] = [];
@@ -170,6 +204,10 @@ class FakeTwilioServer implements FakeTwilio {
   private generation = 0;
   /** the WhatsApp sender's Installed Channel SID, the same on every callback of this fake */
   private readonly channelInstallSid = `XE${randomBytes(16).toString('hex')}`;
+  /** media SID → the file and the message it came with */
+  private media = new Map<string, { messageSid: string; contentType: string; bytes: Buffer }>();
+  /** the short-lived CDN URLs handed out, token → media SID */
+  private readonly cdnUrls = createShortLivedLinks<string>();
 
   constructor(
     public accountSid: string,
@@ -195,6 +233,13 @@ class FakeTwilioServer implements FakeTwilio {
   windowOpen(address: string, at = this.now()): boolean {
     const wrote = this.lastWrote.get(address);
     return wrote !== undefined && at - wrote < WHATSAPP_WINDOW_MS;
+  }
+
+  addMedia({ messageSid, contentType, bytes }: { messageSid?: string; contentType: string; bytes: Uint8Array }): { mediaSid: string; url: string } {
+    const mediaSid = `ME${randomBytes(16).toString('hex')}`;
+    const parent = messageSid ?? `MM${randomBytes(16).toString('hex')}`;
+    this.media.set(mediaSid, { messageSid: parent, contentType, bytes: Buffer.from(bytes) });
+    return { mediaSid, url: `${this.apiBaseURL}/2010-04-01/Accounts/${this.accountSid}/Messages/${parent}/Media/${mediaSid}` };
   }
 
   waitForMessages(count: number, timeoutMs = 10_000): Promise<SentMessage[]> {
@@ -224,6 +269,8 @@ class FakeTwilioServer implements FakeTwilio {
     this.reportDelivery = false;
     this.now = Date.now;
     this.lastWrote = new Map();
+    this.media = new Map();
+    this.cdnUrls.clear();
     this.generation += 1;
   }
 
@@ -249,6 +296,7 @@ class FakeTwilioServer implements FakeTwilio {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const raw = await readBody(req);
+    if (req.method === 'GET' && (MEDIA_PATH.test(path) || CDN_PATH.test(path))) return this.serveMedia(req, res, path);
     const match = MESSAGES_PATH.exec(path);
     if (!match || req.method !== 'POST') {
       if (!this.authorized(req)) return send(res, 401, twilioError(401, 20003, 'Authenticate'));
@@ -347,6 +395,26 @@ class FakeTwilioServer implements FakeTwilio {
     }
     send(res, 201, resource);
     this.events.emit('message', message);
+  }
+
+  /** GET a media URL (Basic auth, then a redirect) or the short-lived CDN URL it redirects to (no auth). */
+  private serveMedia(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const cdn = CDN_PATH.exec(path);
+    if (cdn) {
+      const mediaSid = this.cdnUrls.redeem(cdn[2]!, this.now());
+      const file = mediaSid !== undefined && cdn[1] === this.accountSid ? this.media.get(mediaSid) : undefined;
+      if (file) return sendBytes(res, file.contentType, file.bytes);
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
+      return;
+    }
+    const [, accountSid, messageSid, mediaSid] = MEDIA_PATH.exec(path)!;
+    if (!this.authorized(req) || accountSid !== this.accountSid) return send(res, 401, twilioError(401, 20003, 'Authenticate'));
+    const file = this.media.get(mediaSid!);
+    if (!file || file.messageSid !== messageSid) return send(res, 404, twilioError(404, 20404, `The requested resource ${path} was not found`));
+    const location = `${this.apiBaseURL}/mms.twiliocdn.com/${this.accountSid}/${this.cdnUrls.issue(mediaSid!, this.now() + MEDIA_URL_LIFETIME_MS)}`;
+    res.writeHead(307, { location, 'content-type': 'application/xml' });
+    res.end(`<?xml version='1.0' encoding='UTF-8'?>\n<TwilioResponse><RedirectTo>${location}</RedirectTo></TwilioResponse>`);
   }
 
   /** POSTs one status callback as Twilio does: form-encoded, signed over the StatusCallback URL. */

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 
@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import twilio from 'twilio';
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient.js';
 import { fakeEmbedding, startFakeOpenAI, type FakeOpenAI, type FakeOpenAICall } from './fake-openai.js';
-import { startFakeGraphApi, type FakeGraphApi } from './fake-graph-api.js';
+import { DEFAULT_PHONE_NUMBER_IDS, startFakeGraphApi, type FakeGraphApi } from './fake-graph-api.js';
 import { closeServer, listenOnLoopback, readBody, waitForEvent } from './fake-server.js';
 import { startFakeTwilio, WHATSAPP_WINDOW_MS, type FakeTwilio } from './fake-twilio.js';
 import { waitFor } from './wait-for.js';
@@ -590,5 +590,245 @@ describe('fake Graph API: the WhatsApp 24-hour window, through plain fetch', () 
     } finally {
       graph.webhook = webhook;
     }
+  });
+});
+
+/** A voice note's first bytes (an Ogg page header), with bytes that are not valid UTF-8, to prove they arrive intact. */
+const VOICE_NOTE = Buffer.concat([Buffer.from('OggS'), Buffer.from([0x00, 0x02, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0x00, 0x7f])]);
+
+/** A response as the tests read it: status, headers, and the body as bytes. */
+async function read(response: Response) {
+  return { status: response.status, headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()) };
+}
+const json = (bytes: Buffer) => JSON.parse(bytes.toString('utf8'));
+
+describe('fake Graph API: phone number ids and media behind the token, through plain fetch', () => {
+  let graph: FakeGraphApi;
+  const bearer = () => ({ authorization: `Bearer ${graph.accessToken}` });
+  const postMessage = (phoneNumberId: string, payload: Record<string, unknown>, headers: Record<string, string> = bearer()) =>
+    fetch(`${graph.baseURL}/${phoneNumberId}/messages`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ messaging_product: 'whatsapp', ...payload }),
+    }).then(read);
+  const getMedia = (id: string, headers: Record<string, string> = bearer()) => fetch(`${graph.baseURL}/${id}`, { headers }).then(read);
+
+  beforeAll(async () => {
+    graph = await startFakeGraphApi();
+  });
+  afterEach(() => graph.reset());
+  afterAll(() => graph?.close());
+
+  it('when a text is sent from a phone number id that is not the business\'s, then 400, GraphMethodException 100 with subcode 33, and nothing is sent', async () => {
+    graph.customerWrote('15551231001');
+    const unknown = await postMessage('109999999999999', { to: '15551231001', type: 'text', text: { body: 'hi' } });
+    expect(unknown.status).toBe(400);
+    expect(json(unknown.bytes)).toEqual({
+      error: {
+        message:
+          "Unsupported post request. Object with ID '109999999999999' does not exist, cannot be loaded due to missing permissions, " +
+          'or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api',
+        type: 'GraphMethodException',
+        code: 100,
+        error_subcode: 33,
+        fbtrace_id: expect.stringMatching(/^A/),
+      },
+    });
+    // A read receipt from it is refused the same way.
+    const receipt = await postMessage('109999999999999', { status: 'read', message_id: 'wamid.x' });
+    expect([receipt.status, json(receipt.bytes).error.code, json(receipt.bytes).error.error_subcode]).toEqual([400, 100, 33]);
+    expect(graph.messages).toEqual([]);
+    expect(graph.refused).toEqual([]);
+    expect(graph.readReceipts).toEqual([]);
+    expect(graph.calls.map((call) => call.status)).toEqual([400, 400]);
+
+    // Both ids of test/fixtures/meta are the business's by default.
+    expect([...graph.phoneNumberIds]).toEqual([...DEFAULT_PHONE_NUMBER_IDS]);
+    for (const id of DEFAULT_PHONE_NUMBER_IDS) {
+      expect((await postMessage(id, { to: '15551231001', type: 'text', text: { body: 'hi' } })).status).toBe(200);
+    }
+    expect(graph.messages.map((m) => m.phoneNumberId)).toEqual([...DEFAULT_PHONE_NUMBER_IDS]);
+  });
+
+  it('when the fake is given other phone number ids, then only those send, and reset() keeps them', async () => {
+    const other = await startFakeGraphApi({ phoneNumberIds: ['111111111111111'] });
+    try {
+      other.reset();
+      other.customerWrote('15551231002');
+      const text = { to: '15551231002', type: 'text', text: { body: 'hi' } };
+      const send = (id: string) =>
+        fetch(`${other.baseURL}/${id}/messages`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${other.accessToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ messaging_product: 'whatsapp', ...text }),
+        });
+      expect((await send('111111111111111')).status).toBe(200);
+      expect((await send('106540352242922')).status).toBe(400);
+      other.phoneNumberIds.add('106540352242922');
+      expect((await send('106540352242922')).status).toBe(200);
+      expect(other.messages.map((m) => m.phoneNumberId)).toEqual(['111111111111111', '106540352242922']);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('when media is fetched with the token, then its description, then its bytes with its Content-Type', async () => {
+    const { id } = graph.addMedia({ mimeType: 'audio/ogg; codecs=opus', bytes: VOICE_NOTE });
+    expect(id).toMatch(/^\d{16}$/);
+    const described = await getMedia(id);
+    expect(described.status).toBe(200);
+    const media = json(described.bytes);
+    expect(media).toEqual({
+      messaging_product: 'whatsapp',
+      url: expect.stringMatching(/\/whatsapp_business\/attachments\/\?mid=\d+&ext=\d+&hash=/),
+      mime_type: 'audio/ogg; codecs=opus',
+      sha256: createHash('sha256').update(VOICE_NOTE).digest('hex'),
+      file_size: VOICE_NOTE.length,
+      id,
+    });
+    expect(new URL(media.url).origin).toBe(new URL(graph.baseURL).origin);
+
+    const downloaded = await fetch(media.url, { headers: bearer() }).then(read);
+    expect(downloaded.status).toBe(200);
+    expect(downloaded.headers.get('content-type')).toBe('audio/ogg; codecs=opus');
+    expect(downloaded.bytes.equals(VOICE_NOTE)).toBe(true);
+    expect(graph.calls.map((call) => [call.method, call.status])).toEqual([
+      ['GET', 200],
+      ['GET', 200],
+    ]);
+  });
+
+  it('when the media id is fetched without a token, with a wrong one, or is unknown, then 104, 190 and 100/33 as Graph answers', async () => {
+    const { id } = graph.addMedia({ mimeType: 'audio/ogg', bytes: VOICE_NOTE });
+    const missing = await getMedia(id, {});
+    expect([missing.status, json(missing.bytes).error]).toEqual([
+      400,
+      { message: 'An access token is required to request this resource.', type: 'OAuthException', code: 104, fbtrace_id: expect.any(String) },
+    ]);
+    const wrong = await getMedia(id, { authorization: 'Bearer EAAG-not-the-token' });
+    expect([wrong.status, json(wrong.bytes).error.type, json(wrong.bytes).error.code]).toEqual([401, 'OAuthException', 190]);
+    const unknown = await getMedia('1234567890123456');
+    expect(unknown.status).toBe(400);
+    expect(json(unknown.bytes).error).toMatchObject({
+      message: expect.stringMatching(/^Unsupported get request\. Object with ID '1234567890123456' does not exist/),
+      type: 'GraphMethodException',
+      code: 100,
+      error_subcode: 33,
+    });
+  });
+
+  it('when the media url is fetched without the token or with a wrong one, then 401 OAuthException 190 and no bytes', async () => {
+    const { id } = graph.addMedia({ mimeType: 'audio/ogg', bytes: VOICE_NOTE });
+    const { url } = json((await getMedia(id)).bytes);
+    const refusals: Record<string, string>[] = [{}, { authorization: 'Bearer EAAG-not-the-token' }, { authorization: `Basic ${Buffer.from('x:y').toString('base64')}` }];
+    for (const headers of refusals) {
+      const refused = await fetch(url, { headers }).then(read);
+      expect(refused.status).toBe(401);
+      expect(json(refused.bytes).error).toMatchObject({ type: 'OAuthException', code: 190 });
+    }
+    expect((await fetch(url, { headers: bearer() })).status).toBe(200);
+  });
+
+  it('when the media url is older than 5 minutes, or reset() dropped the media, then 404; a fresh url from the id works again', async () => {
+    const { id } = graph.addMedia({ mimeType: 'audio/ogg', bytes: VOICE_NOTE });
+    const { url } = json((await getMedia(id)).bytes);
+    graph.now = () => Date.now() + 5 * 60 * 1000;
+    expect((await fetch(url, { headers: bearer() })).status).toBe(404);
+    const fresh = json((await getMedia(id)).bytes).url;
+    expect((await fetch(fresh, { headers: bearer() }).then(read)).bytes.equals(VOICE_NOTE)).toBe(true);
+
+    graph.reset();
+    expect((await fetch(fresh, { headers: bearer() })).status).toBe(404);
+    expect((await getMedia(id)).status).toBe(400);
+  });
+});
+
+describe('fake Twilio: media behind HTTP Basic authentication', () => {
+  let fake: FakeTwilio;
+  const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  const credentials = () => basic(fake.accountSid, fake.authToken);
+
+  beforeAll(async () => {
+    fake = await startFakeTwilio();
+  });
+  afterEach(() => fake.reset());
+  afterAll(() => fake?.close());
+
+  it('addMedia gives a MediaUrl0-shaped URL under the message', () => {
+    const { mediaSid, url } = fake.addMedia({ messageSid: 'MM0123456789abcdef0123456789abcdef', contentType: 'audio/ogg', bytes: VOICE_NOTE });
+    expect(mediaSid).toMatch(/^ME[0-9a-f]{32}$/);
+    expect(url).toBe(`${fake.apiBaseURL}/2010-04-01/Accounts/${fake.accountSid}/Messages/MM0123456789abcdef0123456789abcdef/Media/${mediaSid}`);
+    expect(fake.addMedia({ contentType: 'image/jpeg', bytes: Buffer.from('x') }).url).toMatch(/\/Messages\/MM[0-9a-f]{32}\/Media\/ME[0-9a-f]{32}$/);
+  });
+
+  it('when the media URL is fetched with the account SID and auth token, then 307 to a short-lived URL that serves the bytes with their Content-Type', async () => {
+    const { url } = fake.addMedia({ contentType: 'audio/ogg', bytes: VOICE_NOTE });
+    const redirect = await fetch(url, { headers: credentials(), redirect: 'manual' });
+    expect(redirect.status).toBe(307);
+    const location = redirect.headers.get('location')!;
+    expect(new URL(location).origin).toBe(fake.apiBaseURL);
+    expect(location).not.toBe(url);
+
+    // The short-lived URL is signed: no credentials needed.
+    const direct = await fetch(location).then(read);
+    expect([direct.status, direct.headers.get('content-type')]).toEqual([200, 'audio/ogg']);
+    expect(direct.bytes.equals(VOICE_NOTE)).toBe(true);
+    // fetch follows the redirect by itself.
+    const followed = await fetch(url, { headers: credentials() }).then(read);
+    expect(followed.status).toBe(200);
+    expect(followed.bytes.equals(VOICE_NOTE)).toBe(true);
+  });
+
+  it('when the media URL is fetched without credentials, with a wrong auth token, or under another account, then 401 with error 20003', async () => {
+    const { url } = fake.addMedia({ contentType: 'audio/ogg', bytes: VOICE_NOTE });
+    const otherAccount = url.replace(fake.accountSid, 'AC' + 'f'.repeat(32));
+    for (const [target, headers] of [
+      [url, {}],
+      [url, basic(fake.accountSid, '0'.repeat(32))],
+      [url, { authorization: `Bearer ${fake.authToken}` }],
+      [otherAccount, credentials()],
+    ] as const) {
+      const refused = await fetch(target, { headers, redirect: 'manual' }).then(read);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('location')).toBeNull();
+      expect(json(refused.bytes)).toEqual({ code: 20003, message: 'Authenticate', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 });
+    }
+  });
+
+  it('when the media SID is unknown, or under another message, then 404 with error 20404', async () => {
+    const { mediaSid, url } = fake.addMedia({ messageSid: 'MM' + '1'.repeat(32), contentType: 'audio/ogg', bytes: VOICE_NOTE });
+    for (const target of [url.replace(mediaSid, 'ME' + '0'.repeat(32)), url.replace('MM' + '1'.repeat(32), 'MM' + '2'.repeat(32))]) {
+      const missing = await fetch(target, { headers: credentials(), redirect: 'manual' }).then(read);
+      expect([missing.status, json(missing.bytes).code]).toEqual([404, 20404]);
+    }
+  });
+
+  it('when the short-lived URL is older than 4 hours, or reset() dropped the media, then it is refused (403); the media URL gives a fresh one', async () => {
+    const { url } = fake.addMedia({ contentType: 'audio/ogg', bytes: VOICE_NOTE });
+    const location = (await fetch(url, { headers: credentials(), redirect: 'manual' })).headers.get('location')!;
+    fake.now = () => Date.now() + 4 * 60 * 60 * 1000;
+    expect((await fetch(location)).status).toBe(403);
+    const fresh = (await fetch(url, { headers: credentials(), redirect: 'manual' })).headers.get('location')!;
+    expect((await fetch(fresh)).status).toBe(200);
+    fake.reset();
+    expect((await fetch(fresh)).status).toBe(403);
+    expect((await fetch(url, { headers: credentials(), redirect: 'manual' })).status).toBe(404);
+  });
+
+  it('through the twilio package\'s RequestClient: 401 without credentials, 307 with them, and the file when it follows redirects', async () => {
+    const text = Buffer.from('#!AMR\nnot really a voice note');
+    const { url } = fake.addMedia({ contentType: 'audio/amr', bytes: text });
+    const client = new twilio.RequestClient();
+    // RequestClient (twilio 6.3) puts the Basic credentials into opts.headers: without a headers object
+    // of the caller's they never leave, and the request goes out unauthenticated.
+    const authenticated = { method: 'get' as const, uri: url, username: fake.accountSid, password: fake.authToken };
+    const refused = await client.request({ method: 'get', uri: url, headers: {} });
+    expect([refused.statusCode, (refused.body as { code: number }).code]).toEqual([401, 20003]);
+    expect((await client.request(authenticated)).statusCode).toBe(401);
+    const redirect = await client.request({ ...authenticated, headers: {} });
+    expect(redirect.statusCode).toBe(307);
+    expect(String(redirect.headers.location)).toMatch(new RegExp(`^${fake.apiBaseURL}/`));
+    const followed = await client.request({ ...authenticated, headers: {}, allowRedirects: true });
+    expect([followed.statusCode, followed.headers['content-type'], followed.body]).toEqual([200, 'audio/amr', text.toString('utf8')]);
   });
 });

@@ -230,6 +230,31 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     expect(textSends()).toHaveLength(1);
   });
 
+  it('when a message arrives on a phone number id that is not the business\'s, then the reply fails for good after one try (Graph 100/33), the message ends failed and the error is logged', async () => {
+    const unknownPhoneNumberId = '109999999999999';
+    const patient = '15551230407';
+    const wamid = 'wamid.HBgLMTU1NTEyMzAxMDEVAgASGBQzQUY3QjI1QjQ2RDM4QzM1NkQ0RgH=';
+    expect(graph.phoneNumberIds.has(unknownPhoneNumberId)).toBe(false);
+    const payload = variant('text-message', { [CLINIC_PHONE_NUMBER_ID]: unknownPhoneNumberId, '15551230101': patient, QUY3QjI1QjQ2RDM4QzM1NkQ0RgA: 'QUY3QjI1QjQ2RDM4QzM1NkQ0RgH' });
+    expect((await postMetaWebhook(service.url, payload, { appSecret: APP_SECRET, opensWindowOn: graph })).status).toBe(200);
+
+    const failed = await waitFor(() => service.logs.find((line) => line.msg === 'reply failed for good' && line.to === `…${patient.slice(-4)}`), { what: 'the send to fail' });
+    await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
+    expect(failed.err).toMatchObject({ status: 400, providerCode: 100, retryable: false, fbtraceId: expect.any(String) });
+    expect((failed.err as { message: string }).message).toMatch(/^Graph API send failed \(400, code 100\): Unsupported post request\. Object with ID '…\d{4}' does not exist/);
+    expect(service.logs.filter((line) => line.inboxId === failed.inboxId && line.msg === 'reply failed; will retry')).toEqual([]);
+    // One send, refused; the read receipt from that id was refused too (best effort, logged).
+    const sends = textSends();
+    expect(sends.map((call) => [call.path, call.status])).toEqual([[`/v23.0/${unknownPhoneNumberId}/messages`, 400]]);
+    expect(sends[0]!.body).toMatchObject({ to: patient, type: 'text' });
+    expect(graph.calls.filter((call) => call.body?.status === 'read').map((call) => call.status)).toEqual([400]);
+    expect(service.logs.find((line) => line.msg === 'could not mark the message read' && line.inboxId === failed.inboxId)?.err).toMatchObject({ providerCode: 100 });
+    expect(graph.messages).toEqual([]);
+    // The inbox row ends failed after one attempt, with the provider's error.
+    const row = (await service.inbox.failures()).find((message) => message.providerMessageId === wamid);
+    expect(row).toMatchObject({ id: failed.inboxId, attempts: 1, error: expect.stringContaining('code 100') });
+  });
+
   it('when the answer is longer than WhatsApp allows, then it goes out in parts of at most 4,096 characters', async () => {
     const paragraphs = Array.from({ length: 12 }, (_, i) => `Paragraph ${i + 1}. ${'The clinic team will guide you through each step of your treatment. '.repeat(10).trim()}`);
     openai.chatReply = () => paragraphs.join('\n\n');

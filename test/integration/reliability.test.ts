@@ -105,8 +105,17 @@ describe('never lose, duplicate or reorder a message', () => {
   });
 
   it('when OpenAI fails a third of its calls with 500, then every patient still gets a generated answer', async () => {
+    // Every third call fails, but never the same request twice: with three tries each, every answer can
+    // then be generated, and a fallback is a regression (a global count could fail one request's three
+    // tries in a row, and the test would only be measuring luck).
     let count = 0;
-    openai.failWith = () => (++count % 3 === 0 ? 500 : undefined);
+    const failedOnce = new Set<string>();
+    openai.failWith = (call) => {
+      const request = JSON.stringify(call.body);
+      if (++count % 3 !== 0 || failedOnce.has(request)) return undefined;
+      failedOnce.add(request);
+      return 500;
+    };
     const patients = Array.from({ length: 12 }, (_, i) => `+1555401${String(i).padStart(4, '0')}`);
     await Promise.all(patients.map((from) => send(from, 'What is a frozen embryo transfer?')));
     await twilioApi.waitForMessages(12, 20_000);
