@@ -55,7 +55,8 @@ const schema = z.object({
   WORKER_CONCURRENCY: positiveInt(32),
   PATIENT_RATE_LIMIT_PER_MINUTE: positiveInt(20),
   HISTORY_TTL_DAYS: positiveInt(30),
-  RETENTION_DAYS: z.coerce.number().int().min(0).default(365),
+  // An empty value is not 0 (keep forever): it is the default.
+  RETENTION_DAYS: optionalString.transform((value) => Number(value ?? '365')).pipe(z.number().int().min(0)),
   SAFETY_PHRASES_FILE: z.string().trim().min(1).default('config/safety-phrases.json'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -126,6 +127,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (v.META_ACCESS_TOKEN && !v.META_APP_SECRET) {
     problems.push('META_APP_SECRET: required when META_ACCESS_TOKEN is set (without it anyone could post messages that the clinic number would answer)');
+  }
+  if (v.META_ALERT_TEMPLATE && !v.META_ACCESS_TOKEN) {
+    problems.push('META_ALERT_TEMPLATE: needs META_ACCESS_TOKEN (the template is sent through the Cloud API)');
   }
   if ((v.STAFF_ALERT_SMS_FROM || v.TWILIO_ALERT_CONTENT_SID) && !(v.TWILIO_ACCOUNT_SID && v.TWILIO_AUTH_TOKEN)) {
     problems.push(`${v.STAFF_ALERT_SMS_FROM ? 'STAFF_ALERT_SMS_FROM' : 'TWILIO_ALERT_CONTENT_SID'}: needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (alerts go out through Twilio)`);

@@ -164,7 +164,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       alertDispatcher.wake();
     },
     rateLimitFor: (patient) => (staffNumbers.has(phoneNumberOf(patient)) ? 0 : config.patientRateLimitPerMinute),
-    classify: (message) => kindToStore(message, phrases),
+    classify: (message) => kindToStore(message, phrases, { staff: staffNumbers.has(phoneNumberOf(message.patient)) }),
   });
   const server = app.listen(config.port, '0.0.0.0');
   await once(server, 'listening');

@@ -13,8 +13,6 @@ export type OpenAIModelsOptions = {
   chatModel: string;
   embeddingModel: string;
   timeoutMs: number;
-  /** The triage's own budget: it must answer while the question is still being answered. */
-  triageTimeoutMs?: number;
   limiter: OpenAILimiter;
   metrics?: Metrics;
   retry?: Partial<RetryOptions>;
@@ -55,24 +53,28 @@ export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Em
       retry,
     );
 
-  const triageTimeoutMs = options.triageTimeoutMs ?? 2_500;
   return {
     triage: {
-      // One try, at the front of the queue, with a short timeout: a second opinion that comes late is
-      // no use to a patient in danger, and the answer never waits for it (see respond-to-message.ts).
+      // One try, at the front of the queue. The answer waits for it only OPENAI_TRIAGE_TIMEOUT_MS (see
+      // respond-to-message.ts); a verdict that comes later is still acted on, so the request itself may
+      // take as long as any other.
       async assess(message) {
         const response = await options.limiter(
           () =>
             client.chat.completions.create(
               { model: options.chatModel, messages: triagePrompt(message), temperature: 0, max_completion_tokens: 60, response_format: TRIAGE_RESPONSE_FORMAT },
-              { timeout: triageTimeoutMs },
+              { timeout: options.timeoutMs },
             ),
           { urgent: true },
         ).catch((cause: unknown) => {
           options.metrics?.openaiErrors.inc({ operation: 'triage' });
           throw toAppError('triage', cause);
         });
-        return readTriageAnswer(response.choices[0]?.message.content ?? '');
+        const answer = response.choices[0]?.message;
+        // A model that refuses to triage a message (structured outputs report it as `refusal`) was most
+        // likely given one about self-harm: fail safe, raise the alarm.
+        if (answer?.refusal) return 'self_harm';
+        return readTriageAnswer(answer?.content ?? '');
       },
     },
     embedder: {

@@ -15,7 +15,7 @@ export type AlertDispatcherOptions = {
   metrics: Metrics;
   pollIntervalMs?: number;
   retryBaseDelayMs?: number;
-  /** Sends that fail with a retryable error this many times count as refused: the fallbacks go out. */
+  /** After this many failed tries of errors that may pass, the fallbacks go out too (the way keeps being retried). */
   maxAttempts?: number;
   leaseSeconds?: number;
 };
@@ -24,8 +24,9 @@ export type AlertDispatcherOptions = {
  * Sends staff alerts apart from the patients' replies: an alert never waits for a worker slot, and a
  * patient's emergency reply never waits for an alert. Claims due alerts (new, retried, fallbacks of a
  * refused one) and sends each at once. A send the provider refuses for good (a closed WhatsApp window,
- * a bad number), or one that keeps failing, is refused: staff_alert_refused creates its fallbacks and
- * says whether any way is left.
+ * a bad number) is refused: staff_alert_refused creates its fallbacks and says whether any way is
+ * left. One that keeps failing with errors that may pass is retried until it goes through, and its
+ * fallbacks go out meanwhile.
  */
 export function createAlertDispatcher(options: AlertDispatcherOptions) {
   const { alerts, logger, metrics } = options;
@@ -60,30 +61,61 @@ export function createAlertDispatcher(options: AlertDispatcherOptions) {
   async function send(alert: ClaimedAlert): Promise<void> {
     const log = logger.child({ alertId: alert.id, inboxId: alert.inboxId, route: alert.route, to: maskAddress(alert.recipient) });
     const sender = options.senders[alert.channel];
+    let providerMessageId: string;
     try {
-      const { providerMessageId } =
+      ({ providerMessageId } =
         alert.route === 'template'
           ? await sendTemplate(sender, alert)
-          : await sender.send({ from: alert.sender, to: alert.recipient, body: alert.body });
-      const early = await alerts.sent(alert.id, owner, providerMessageId);
-      metrics.staffAlerts.inc({ route: alert.route, outcome: 'sent' });
-      log.info({ reason: alert.reason }, 'staff alert sent');
-      if (early) report(early, alert);
+          : await sender.send({ from: alert.sender, to: alert.recipient, body: alert.body }));
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (running && isRetryable(error) && alert.attempts < maxAttempts) {
-        const delay = retryBaseDelayMs * 2 ** (alert.attempts - 1) * (0.5 + Math.random() / 2);
-        log.warn({ err: error, attempt: alert.attempts, retryInMs: Math.round(delay) }, 'staff alert failed; will retry');
-        await alerts.retry(alert.id, owner, reason, delay).catch((e: unknown) => log.error({ err: e }, 'could not schedule the alert retry'));
+      await sendFailed(alert, error, log);
+      return;
+    }
+    metrics.staffAlerts.inc({ route: alert.route, outcome: 'sent' });
+    log.info({ reason: alert.reason }, 'staff alert sent');
+    // The provider has it: only the bookkeeping is left, and a failure there must not send it again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const early = await alerts.sent(alert.id, owner, providerMessageId);
+        if (early) report(early, alert);
+        return;
+      } catch (error) {
+        if (attempt >= 3) {
+          log.error({ err: error }, 'staff alert sent but not recorded; it may be sent again when its lease runs out');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, retryBaseDelayMs * attempt));
+      }
+    }
+  }
+
+  /**
+   * A send that may pass (5xx, 429, no answer) is tried again with backoff, capped at a minute, for
+   * as long as it takes: an outage must not end an emergency alert. After a few tries its fallbacks go
+   * out too. Only a refusal (a closed window, a bad number) ends a way.
+   */
+  async function sendFailed(alert: ClaimedAlert, error: unknown, log: Logger) {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (isRetryable(error)) {
+      const delay = running ? Math.min(60_000, retryBaseDelayMs * 2 ** (alert.attempts - 1)) * (0.5 + Math.random() / 2) : 0;
+      log.warn({ err: error, attempt: alert.attempts, retryInMs: Math.round(delay) }, 'staff alert failed; will retry');
+      const escalated = alert.attempts === maxAttempts ? await alerts.escalate(alert.id, owner, reason, delay).catch(() => undefined) : undefined;
+      if (escalated?.changed) {
+        if ((escalated.fallbacksCreated ?? 0) > 0) {
+          log.warn({ fallbacks: escalated.fallbacksCreated }, 'staff alert keeps failing; sending it the other configured ways meanwhile');
+          signal();
+        }
         return;
       }
-      log.warn({ err: error, attempt: alert.attempts }, 'staff alert not accepted');
-      const refusal = await alerts.refused(alert.id, reason).catch((e: unknown) => {
-        log.error({ err: e }, 'could not record the refused alert; its lease will expire and it will be tried again');
-        return undefined;
-      });
-      if (refusal) report(refusal, alert, reason);
+      await alerts.retry(alert.id, owner, reason, delay).catch((e: unknown) => log.error({ err: e }, 'could not schedule the alert retry; its lease will expire'));
+      return;
     }
+    log.warn({ err: error, attempt: alert.attempts }, 'staff alert refused');
+    const refusal = await alerts.refused(alert.id, reason).catch((e: unknown) => {
+      log.error({ err: e }, 'could not record the refused alert; its lease will expire and it will be tried again');
+      return undefined;
+    });
+    if (refusal) report(refusal, alert, reason);
   }
 
   function report(refusal: AlertRefusal, alert: ClaimedAlert, error?: string) {

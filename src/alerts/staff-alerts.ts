@@ -51,6 +51,10 @@ export function createStaffAlerts(db: Database) {
     async retry(id: number, owner: string, error: string, delayMs: number): Promise<void> {
       await db.call('staff_alerts_retry', { p_id: id, p_owner: owner, p_error: error, p_delay_ms: Math.round(delayMs) });
     },
+    /** Keeps failing with errors that may pass: the fallbacks go out now, and this way is tried again after delayMs. */
+    async escalate(id: number, owner: string, error: string, delayMs: number): Promise<{ changed: boolean; fallbacksCreated?: number }> {
+      return db.call('staff_alert_escalate', { p_id: id, p_owner: owner, p_error: error, p_delay_ms: Math.round(delayMs) });
+    },
     async refused(id: number, error: string): Promise<AlertRefusal> {
       return db.call('staff_alert_refused', { p_id: id, p_error: error });
     },

@@ -11,9 +11,19 @@ export function createPatientData(db: Database) {
     async erase(addresses: string[], addressHash: string): Promise<ErasedCounts> {
       return db.call('patient_erase', { p_addresses: addresses, p_address_hash: addressHash });
     },
-    /** Removes the text of what is older than `olderThan`; skipped when another purge is running. */
-    async purge(olderThan: Date): Promise<PurgedCounts> {
-      return db.call('retention_purge', { p_older_than: olderThan.toISOString() });
+    /**
+     * Removes the text of what is older than `olderThan`, in batches (each its own short transaction)
+     * until nothing is left; skipped when another purge is running.
+     */
+    async purge(olderThan: Date, batch = 2_000): Promise<PurgedCounts> {
+      const total = { skipped: false, inbox: 0, outbound: 0, staff_alerts: 0, delivery_status: 0 };
+      for (;;) {
+        const counts = await db.call<PurgedCounts>('retention_purge', { p_older_than: olderThan.toISOString(), p_limit: batch });
+        if (counts.skipped) return total.inbox + total.outbound + total.staff_alerts + total.delivery_status > 0 ? total : { skipped: true };
+        const done = { inbox: counts.inbox ?? 0, outbound: counts.outbound ?? 0, staff_alerts: counts.staff_alerts ?? 0, delivery_status: counts.delivery_status ?? 0 };
+        for (const table of ['inbox', 'outbound', 'staff_alerts', 'delivery_status'] as const) total[table] += done[table];
+        if (Object.values(done).every((n) => n < batch)) return total;
+      }
     },
     async export(addresses: string[]): Promise<{ addresses: string[]; messages: ExportedMessage[] }> {
       return db.call('patient_export', { p_addresses: addresses });

@@ -108,8 +108,11 @@ export function createResponder(deps: ResponderDependencies) {
     await deps.inbox.recordOutbound({ inboxId: null, channel: message.channel, conversation: message.conversation, body: reply, providerMessageId });
   }
 
-  /** The model's second opinion, within its budget; undefined when it failed or took too long. */
-  function secondOpinion(text: string, log: Logger): Promise<TriageVerdict | undefined> | undefined {
+  /**
+   * The model's second opinion: `inTime` within its budget (undefined when it failed or took too
+   * long), `eventually` whenever it comes, so that a verdict that is late is still acted on.
+   */
+  function secondOpinion(text: string, log: Logger): { inTime: Promise<TriageVerdict | undefined>; eventually: Promise<TriageVerdict | undefined> } | undefined {
     if (!deps.triage) return undefined;
     // Counted once: a triage that times out and then fails (or answers) late is one failed triage.
     let counted = false;
@@ -122,11 +125,11 @@ export function createResponder(deps: ResponderDependencies) {
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => {
         count('failed');
-        log.warn({ timeoutMs: deps.triageTimeoutMs }, 'model triage timed out; the rules alone decided');
+        log.warn({ timeoutMs: deps.triageTimeoutMs }, 'model triage timed out; the answer goes on without it');
         resolve(undefined);
       }, deps.triageTimeoutMs);
     });
-    const assessed = deps.triage.assess(text).then(
+    const eventually = deps.triage.assess(text).then(
       (verdict) => {
         clearTimeout(timer);
         count(verdict);
@@ -139,7 +142,7 @@ export function createResponder(deps: ResponderDependencies) {
         return undefined;
       },
     );
-    return Promise.race([assessed, timeout]);
+    return { inTime: Promise.race([eventually, timeout]), eventually };
   }
 
   return async function respond(message: ClaimedMessage, maxLength: number): Promise<string | null> {
@@ -204,14 +207,17 @@ export function createResponder(deps: ResponderDependencies) {
       metrics,
       logger: log,
     });
-    const first = await Promise.race([answering.then((answer) => ({ answer })), ...(opinion ? [opinion.then((verdict) => ({ verdict }))] : [])]);
+    const first = await Promise.race([answering.then((answer) => ({ answer })), ...(opinion ? [opinion.inTime.then((verdict) => ({ verdict }))] : [])]);
     if ('verdict' in first && first.verdict && first.verdict !== 'none') {
       answering.catch(() => undefined);
       return emergency(message, first.verdict === 'self_harm' ? 'self_harm' : 'medical', 'model', log);
     }
     const answer = await answering;
-    opinion?.then((verdict) => {
-      if ('answer' in first && verdict && verdict !== 'none') {
+    // Not yet heard in time (the answer was quicker, or the budget ran out): a verdict that comes later
+    // still raises the alarm.
+    const decided = 'verdict' in first && first.verdict !== undefined;
+    opinion?.eventually.then((verdict) => {
+      if (!decided && verdict && verdict !== 'none') {
         lateEmergency(message, verdict, log).catch((error: unknown) => log.error({ err: error }, 'could not act on the late emergency verdict'));
       }
     });

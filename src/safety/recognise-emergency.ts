@@ -114,7 +114,9 @@ function nearEachOther(lists: Match[][], within: number): Match[] {
       return;
     }
     for (const match of lists[index]!) {
-      if (chosen.length > 0 && match.clause !== chosen[0]!.clause) continue;
+      // Pruned while picking, not at the end: a long message full of matches would otherwise build
+      // every combination (seconds of a blocked event loop for a 4 KB WhatsApp message).
+      if (chosen.length > 0 && (match.clause !== chosen[0]!.clause || chosen.some((m) => Math.abs(m.start - match.start) > within))) continue;
       pick(index + 1, [...chosen, match]);
     }
   };

@@ -75,15 +75,15 @@ export function createInboxWorker(options: InboxWorkerOptions) {
       // The urgent lane: every slot may be held by questions waiting on a slow model, and an emergency
       // must not wait for one of them (its reply needs no model). Only when woken for an emergency or
       // at the poll: at hundreds of webhooks a second a claim per wake-up would cost the database.
-      if (urgent && inFlight.size >= options.concurrency) {
-        urgent = false;
+      const lookForEmergencies = urgent;
+      urgent = false;
+      if (lookForEmergencies && inFlight.size >= options.concurrency) {
         try {
           take(await inbox.claimEmergencies(owner, leaseSeconds, 8));
         } catch (error) {
           logger.error({ err: error }, 'could not claim emergencies');
         }
       }
-      urgent = false;
       const room = options.concurrency - inFlight.size;
       if (room > 0) {
         let claimed: ClaimedMessage[] = [];
@@ -113,7 +113,12 @@ export function createInboxWorker(options: InboxWorkerOptions) {
           log.info('no reply, by design (opted out, paused, or staff-only mode)');
           return;
         }
-        await inbox.saveReply(message.id, owner, reply);
+        await inbox.saveReply(message.id, owner, reply).catch((error: unknown) => {
+          // The emergency reply is fixed text: sent even if it could not be saved (a retry would send
+          // the same words again, which is better than a patient in danger waiting for the database).
+          if (message.kind !== 'emergency') throw error;
+          log.error({ err: error }, 'could not save the emergency reply; sending it anyway');
+        });
       }
       const parts = splitMessage(reply, sender.maxLength(message.patient));
       for (let index = message.partsSent; index < parts.length; index++) {
@@ -128,8 +133,10 @@ export function createInboxWorker(options: InboxWorkerOptions) {
       log.info({ parts: parts.length, ms: Date.now() - started }, 'reply sent');
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      if (running && isRetryable(error) && message.attempts < maxAttempts) {
-        const delay = retryBaseDelayMs * 2 ** (message.attempts - 1) * (0.5 + Math.random() / 2);
+      // An emergency reply keeps being tried through a longer outage (about ten minutes), a minute apart at most.
+      const attemptsAllowed = message.kind === 'emergency' ? maxAttempts * 3 : maxAttempts;
+      if (running && isRetryable(error) && message.attempts < attemptsAllowed) {
+        const delay = Math.min(60_000, retryBaseDelayMs * 2 ** (message.attempts - 1)) * (0.5 + Math.random() / 2);
         log.warn({ err: error, attempt: message.attempts, retryInMs: Math.round(delay) }, 'reply failed; will retry');
         await inbox.retry(message.id, owner, reason, delay).catch((e: unknown) => log.error({ err: e }, 'could not schedule retry'));
       } else if (!running && isRetryable(error)) {

@@ -42,6 +42,8 @@ create table if not exists staff_alerts (
 
 create index if not exists staff_alerts_due on staff_alerts (available_at) where state in ('pending', 'sending');
 create index if not exists staff_alerts_provider_id on staff_alerts (channel, provider_message_id) where provider_message_id is not null;
+-- Delivery reports are looked up by provider id (an alert's early failure, an erasure).
+create index if not exists delivery_status_provider_id on delivery_status (channel, provider_message_id);
 alter table staff_alerts enable row level security;
 
 -- Raises the alerts for one patient message: p_alerts [{staff_number, channel, sender, recipient, body, fallbacks}].
@@ -96,6 +98,9 @@ declare
   alert staff_alerts%rowtype;
   early delivery_status%rowtype;
 begin
+  -- The same lock as delivery_status_record takes: on a database that runs both at once (Supabase),
+  -- whichever comes second sees what the first wrote, so a refusal cannot fall between them.
+  perform pg_advisory_xact_lock(hashtext('delivery:' || coalesce(p_provider_message_id, '')));
   update staff_alerts set state = 'sent', provider_message_id = p_provider_message_id, lease_owner = null, lease_until = null, updated_at = now()
   where id = p_id and lease_owner = p_owner and state = 'sending'
   returning * into alert;
@@ -122,6 +127,30 @@ returns jsonb language sql set search_path = public, extensions as $$
   )
   select jsonb_build_object('updated', count(*)) from updated;
 $$;
+
+-- A send that keeps failing with errors that may pass (an outage): its fallbacks go out now, and this
+-- way is tried again later, not given up. Only a provider's refusal ends a way.
+create or replace function staff_alert_escalate(p_id bigint, p_owner text, p_error text, p_delay_ms int)
+returns jsonb language plpgsql set search_path = public, extensions as $$
+declare
+  alert staff_alerts%rowtype;
+  created int := 0;
+begin
+  update staff_alerts set state = 'pending', error = p_error, lease_owner = null, lease_until = null,
+         available_at = now() + make_interval(secs => p_delay_ms / 1000.0), updated_at = now()
+  where id = p_id and lease_owner = p_owner and state = 'sending'
+  returning * into alert;
+  if alert.id is null then
+    return jsonb_build_object('changed', false);
+  end if;
+  insert into staff_alerts (inbox_id, reason, staff_number, route, channel, sender, recipient, body, template, variables)
+  select alert.inbox_id, alert.reason, alert.staff_number, f ->> 'route', f ->> 'channel', f ->> 'sender', f ->> 'recipient',
+         alert.body, f ->> 'template', f -> 'variables'
+  from jsonb_array_elements(alert.fallbacks) f
+  on conflict (inbox_id, staff_number, route) do nothing;
+  get diagnostics created = row_count;
+  return jsonb_build_object('changed', true, 'fallbacksCreated', created);
+end $$;
 
 -- An alert that will not arrive this way: refused (its fallbacks are created, due at once) or, with no
 -- fallback left, failed. `failedEveryWay` lists the staff members (for this message) for whom no way is
@@ -166,6 +195,7 @@ declare
   alert staff_alerts%rowtype;
   outcomes jsonb := '[]'::jsonb;
 begin
+  perform pg_advisory_xact_lock(hashtext('delivery:' || coalesce(p_provider_message_id, '')));
   insert into delivery_status (channel, provider_message_id, status, error)
   values (p_channel, p_provider_message_id, p_status, p_error);
   update outbound set status = p_status, error = coalesce(p_error, error), updated_at = now()
@@ -261,13 +291,13 @@ begin
     revoke all on sequence staff_alerts_id_seq from public, anon, authenticated;
     revoke execute on function staff_alerts_raise(bigint, text, jsonb), staff_alerts_claim(text, int, int),
       staff_alerts_sent(bigint, text, text), staff_alerts_retry(bigint, text, text, int), staff_alert_refused(bigint, text),
-      inbox_claim_emergencies(text, int, int)
+      staff_alert_escalate(bigint, text, text, int), inbox_claim_emergencies(text, int, int)
       from public, anon, authenticated;
     grant select, insert, update, delete on table staff_alerts to service_role;
     grant usage, select on sequence staff_alerts_id_seq to service_role;
     grant execute on function staff_alerts_raise(bigint, text, jsonb), staff_alerts_claim(text, int, int),
       staff_alerts_sent(bigint, text, text), staff_alerts_retry(bigint, text, text, int), staff_alert_refused(bigint, text),
-      inbox_claim_emergencies(text, int, int)
+      staff_alert_escalate(bigint, text, text, int), inbox_claim_emergencies(text, int, int)
       to service_role;
   end if;
 end $$;

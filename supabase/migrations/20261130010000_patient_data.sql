@@ -24,6 +24,9 @@ alter table staff_alerts add column if not exists purged_at timestamptz;
 create index if not exists inbox_purge_due on inbox (received_at) where purged_at is null;
 create index if not exists outbound_purge_due on outbound (created_at) where purged_at is null;
 create index if not exists delivery_status_received on delivery_status (received_at);
+-- An erasure finds a patient's rows by address, and the replies of each by inbox id.
+create index if not exists inbox_patient on inbox (patient);
+create index if not exists outbound_inbox_id on outbound (inbox_id) where inbox_id is not null;
 
 -- Removes everything about one patient: their inbox rows (and the alerts raised about them), every
 -- reply and part sent in their conversations, the delivery reports of those, their opt-out, pause and
@@ -73,8 +76,10 @@ end $$;
 -- The retention purge: the text of messages, replies, alerts and delivery reports older than
 -- p_older_than is removed, and the patient's number with it; what metrics and the audit need (ids,
 -- times, states, channels, counts) stays. Open messages are left alone. One purge at a time across
--- every instance sharing the database: a second caller gets {"skipped": true}.
-create or replace function retention_purge(p_older_than timestamptz)
+-- every instance sharing the database: a second caller gets {"skipped": true}. At most p_limit rows a
+-- table per call, so that a first purge of years of data does not hold the database (the embedded one
+-- runs one query at a time) for long: the caller calls again until nothing is left.
+create or replace function retention_purge(p_older_than timestamptz, p_limit int default 2000)
 returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   n_inbox int; n_outbound int; n_status int; n_alerts int;
@@ -83,20 +88,33 @@ begin
   if not pg_try_advisory_xact_lock(hashtext('clinic-assistant retention_purge')) then
     return jsonb_build_object('skipped', true);
   end if;
-  update inbox set body = '', reply = null, last_error = null, patient = 'purged', conversation = 'purged:' || id, purged_at = now()
-  where received_at < p_older_than and purged_at is null and state not in ('pending', 'processing');
+  -- A WhatsApp message id (wamid) encodes the number it was sent to or from: ids go with the text.
+  -- Rows still in use are left: open messages, the pieces merged into one, alerts that may still be
+  -- refused (sent, and their fallbacks not yet needed).
+  update inbox i set body = '', reply = null, last_error = null, patient = 'purged', conversation = 'purged:' || i.id,
+         provider_message_id = 'purged:' || i.id, purged_at = now()
+  where i.id in (
+    select c.id from inbox c
+    where c.received_at < p_older_than and c.purged_at is null and c.state not in ('pending', 'processing')
+      and not (c.state = 'merged' and exists (select 1 from inbox h where h.id = c.merged_into and h.state in ('pending', 'processing')))
+    limit p_limit);
   get diagnostics n_inbox = row_count;
-  update outbound set body = '', error = null, conversation = 'purged:' || id, purged_at = now()
-  where created_at < p_older_than and purged_at is null;
+  update outbound set body = '', error = null, conversation = 'purged:' || id, provider_message_id = null, purged_at = now()
+  where id in (select id from outbound where created_at < p_older_than and purged_at is null limit p_limit);
   get diagnostics n_outbound = row_count;
-  update staff_alerts set body = '', variables = null, fallbacks = '[]'::jsonb, error = null, purged_at = now()
-  where created_at < p_older_than and purged_at is null and state not in ('pending', 'sending');
+  update staff_alerts set body = '', variables = null, fallbacks = '[]'::jsonb, error = null, provider_message_id = null, purged_at = now()
+  where id in (
+    select id from staff_alerts
+    where created_at < p_older_than and purged_at is null and state not in ('pending', 'sending')
+      and (state <> 'sent' or updated_at < now() - interval '1 day')
+    limit p_limit);
   get diagnostics n_alerts = row_count;
-  update delivery_status set error = null
-  where received_at < p_older_than and error is not null;
+  delete from delivery_status where id in (select id from delivery_status where received_at < p_older_than limit p_limit);
   get diagnostics n_status = row_count;
   counts := jsonb_build_object('inbox', n_inbox, 'outbound', n_outbound, 'staff_alerts', n_alerts, 'delivery_status', n_status);
-  insert into data_audit (action, older_than, counts) values ('purge', p_older_than, counts);
+  if n_inbox + n_outbound + n_alerts + n_status > 0 then
+    insert into data_audit (action, older_than, counts) values ('purge', p_older_than, counts);
+  end if;
   return counts || jsonb_build_object('skipped', false);
 end $$;
 
@@ -133,9 +151,9 @@ begin
      and exists (select 1 from pg_roles where rolname = 'service_role') then
     revoke all on table data_audit from public, anon, authenticated;
     revoke all on sequence data_audit_id_seq from public, anon, authenticated;
-    revoke execute on function patient_erase(jsonb, text), retention_purge(timestamptz), patient_export(jsonb) from public, anon, authenticated;
+    revoke execute on function patient_erase(jsonb, text), retention_purge(timestamptz, int), patient_export(jsonb) from public, anon, authenticated;
     grant select, insert, update, delete on table data_audit to service_role;
     grant usage, select on sequence data_audit_id_seq to service_role;
-    grant execute on function patient_erase(jsonb, text), retention_purge(timestamptz), patient_export(jsonb) to service_role;
+    grant execute on function patient_erase(jsonb, text), retention_purge(timestamptz, int), patient_export(jsonb) to service_role;
   end if;
 end $$;

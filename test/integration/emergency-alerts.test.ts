@@ -167,6 +167,17 @@ describe('every emergency reaches a person (Twilio)', () => {
     await waitFor(() => ALERTS.every((staff) => to(staff).some((message) => message.body.includes('URGENT (self-harm risk)'))), { what: 'the alerts' });
   });
 
+  it('when the model says emergency only after its budget ran out, then the answer went out first and the alarm is still raised', async () => {
+    const patient = '+15556100008';
+    openai.latency = { embeddings: 0, chat: 0, triage: 2_000 };
+    openai.triageReply = () => '{"category":"medical_emergency"}';
+    await sms(patient, 'what should I eat before the transfer');
+    await waitFor(() => to(patient).length === 2, { what: 'the answer, then the emergency reply', timeoutMs: 15_000 });
+    expect(to(patient)[0]!.body).toMatch(/^\[fake model\] From "/);
+    expect(to(patient)[1]!.body).toMatch(/emergency line/);
+    await waitFor(() => ALERTS.every((staff) => to(staff).length === 1), { what: 'the alerts' });
+  });
+
   it('when the model’s triage is slower than its budget, then the answer goes out without waiting for it', async () => {
     const patient = '+15556100007';
     openai.latency = { embeddings: 0, chat: 0, triage: 8_000 };
