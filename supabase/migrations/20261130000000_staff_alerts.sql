@@ -128,13 +128,28 @@ returns jsonb language sql set search_path = public, extensions as $$
   select jsonb_build_object('updated', count(*)) from updated;
 $$;
 
+-- Creates an alert's fallbacks (once: a fallback already raised for that staff member and route is
+-- left as it is), due at once. Returns how many were created.
+create or replace function staff_alert_fallbacks(p_alert staff_alerts)
+returns int language plpgsql set search_path = public, extensions as $$
+declare
+  created int;
+begin
+  insert into staff_alerts (inbox_id, reason, staff_number, route, channel, sender, recipient, body, template, variables)
+  select p_alert.inbox_id, p_alert.reason, p_alert.staff_number, f ->> 'route', f ->> 'channel', f ->> 'sender', f ->> 'recipient',
+         p_alert.body, f ->> 'template', f -> 'variables'
+  from jsonb_array_elements(p_alert.fallbacks) f
+  on conflict (inbox_id, staff_number, route) do nothing;
+  get diagnostics created = row_count;
+  return created;
+end $$;
+
 -- A send that keeps failing with errors that may pass (an outage): its fallbacks go out now, and this
 -- way is tried again later, not given up. Only a provider's refusal ends a way.
 create or replace function staff_alert_escalate(p_id bigint, p_owner text, p_error text, p_delay_ms int)
 returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   alert staff_alerts%rowtype;
-  created int := 0;
 begin
   update staff_alerts set state = 'pending', error = p_error, lease_owner = null, lease_until = null,
          available_at = now() + make_interval(secs => p_delay_ms / 1000.0), updated_at = now()
@@ -143,13 +158,7 @@ begin
   if alert.id is null then
     return jsonb_build_object('changed', false);
   end if;
-  insert into staff_alerts (inbox_id, reason, staff_number, route, channel, sender, recipient, body, template, variables)
-  select alert.inbox_id, alert.reason, alert.staff_number, f ->> 'route', f ->> 'channel', f ->> 'sender', f ->> 'recipient',
-         alert.body, f ->> 'template', f -> 'variables'
-  from jsonb_array_elements(alert.fallbacks) f
-  on conflict (inbox_id, staff_number, route) do nothing;
-  get diagnostics created = row_count;
-  return jsonb_build_object('changed', true, 'fallbacksCreated', created);
+  return jsonb_build_object('changed', true, 'fallbacksCreated', staff_alert_fallbacks(alert));
 end $$;
 
 -- An alert that will not arrive this way: refused (its fallbacks are created, due at once) or, with no
@@ -170,12 +179,7 @@ begin
   if refused.id is null then
     return jsonb_build_object('changed', false);
   end if;
-  insert into staff_alerts (inbox_id, reason, staff_number, route, channel, sender, recipient, body, template, variables)
-  select refused.inbox_id, refused.reason, refused.staff_number, f ->> 'route', f ->> 'channel', f ->> 'sender', f ->> 'recipient',
-         refused.body, f ->> 'template', f -> 'variables'
-  from jsonb_array_elements(refused.fallbacks) f
-  on conflict (inbox_id, staff_number, route) do nothing;
-  get diagnostics fallbacks_created = row_count;
+  fallbacks_created := staff_alert_fallbacks(refused);
   select not exists (
     select 1 from staff_alerts
     where inbox_id = refused.inbox_id and staff_number = refused.staff_number and state not in ('refused', 'failed')
@@ -291,13 +295,13 @@ begin
     revoke all on sequence staff_alerts_id_seq from public, anon, authenticated;
     revoke execute on function staff_alerts_raise(bigint, text, jsonb), staff_alerts_claim(text, int, int),
       staff_alerts_sent(bigint, text, text), staff_alerts_retry(bigint, text, text, int), staff_alert_refused(bigint, text),
-      staff_alert_escalate(bigint, text, text, int), inbox_claim_emergencies(text, int, int)
+      staff_alert_escalate(bigint, text, text, int), staff_alert_fallbacks(staff_alerts), inbox_claim_emergencies(text, int, int)
       from public, anon, authenticated;
     grant select, insert, update, delete on table staff_alerts to service_role;
     grant usage, select on sequence staff_alerts_id_seq to service_role;
     grant execute on function staff_alerts_raise(bigint, text, jsonb), staff_alerts_claim(text, int, int),
       staff_alerts_sent(bigint, text, text), staff_alerts_retry(bigint, text, text, int), staff_alert_refused(bigint, text),
-      staff_alert_escalate(bigint, text, text, int), inbox_claim_emergencies(text, int, int)
+      staff_alert_escalate(bigint, text, text, int), staff_alert_fallbacks(staff_alerts), inbox_claim_emergencies(text, int, int)
       to service_role;
   end if;
 end $$;

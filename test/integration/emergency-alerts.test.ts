@@ -93,6 +93,20 @@ describe('every emergency reaches a person (Twilio)', () => {
     }, { what: 'the alerts counted by route and outcome' });
   });
 
+  it('when the alert’s way is down for a while (503), then its fallbacks go out meanwhile and it is still delivered once the provider recovers', async () => {
+    const patient = 'whatsapp:+15556100009';
+    const staffWhatsApp = `whatsapp:${ALERTS[0]}`;
+    twilioApi.customerWrote(staffWhatsApp);
+    let failures = 0;
+    twilioApi.failWith = (_attempt, address) => (address === staffWhatsApp && ++failures <= 8 ? { status: 503, code: 20503, message: 'Service unavailable' } : undefined);
+    await whatsapp(patient, EMERGENCY);
+    const [bySms] = await waitFor(() => to(ALERTS[0]!).length === 1 && to(ALERTS[0]!), { what: 'the SMS fallback while WhatsApp is down', timeoutMs: 15_000 });
+    expect(bySms!.from).toBe(ALERT_SMS_FROM);
+    await waitFor(() => to(staffWhatsApp).some((message) => message.contentSid === undefined), { what: 'the WhatsApp alert itself, once the provider recovered', timeoutMs: 20_000 });
+    expect(failures).toBeGreaterThan(4);
+    expect(service.logs.some((line) => line.msg?.startsWith('staff alert failed every way'))).toBe(false);
+  });
+
   it('when the alert sends are slow, then the patient’s emergency reply goes out first, without waiting for them', async () => {
     const patient = '+15556100002';
     twilioApi.latencyFor = (address) => (ALERTS.includes(address) ? 1_500 : undefined);
