@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFakeGraphApi, graphFailure, type FakeGraphApi } from '../fakes/fake-graph-api.ts';
-import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { isAnswerRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
@@ -76,7 +76,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     openai.latency.chat = 1000;
     let chatFinishedAt = 0;
     openai.on('call', (call) => {
-      if (call.path.endsWith('/chat/completions')) chatFinishedAt = call.endedAt ?? Date.now();
+      if (call.path.endsWith('/chat/completions') && isAnswerRequest(call.body)) chatFinishedAt = call.endedAt ?? Date.now();
     });
     const response = await postMetaWebhook(service.url, metaFixture('text-message'), { appSecret: APP_SECRET, opensWindowOn: graph });
     const acknowledgedAt = Date.now();
@@ -85,7 +85,7 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     const [reply] = await graph.waitForMessages(1);
     expect(chatFinishedAt).toBeGreaterThan(acknowledgedAt);
     expect(reply).toMatchObject({ phoneNumberId: CLINIC_PHONE_NUMBER_ID, to: '15551230101' });
-    expect(reply!.body).toMatch(/Medications and Injections/i);
+    expect(reply!.body).toMatch(/^\[fake model\] From "[^"]*Medications and Injections/i);
     // One call marks it read and shows "typing…", before the pipeline runs.
     expect(graph.readReceipts).toEqual([
       { phoneNumberId: CLINIC_PHONE_NUMBER_ID, messageId: 'wamid.HBgLMTU1NTEyMzAxMDEVAgASGBQzQUY3QjI1QjQ2RDM4QzM1NkQ0RgA=', typingIndicator: { type: 'text' }, at: expect.any(Number) },
@@ -180,9 +180,12 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
       expect(replies[media], media).toMatch(MEDIA_REPLY);
     }
     for (const asText of ['15551230606', '15551230607', '15551230608']) {
-      expect(replies[asText], asText).not.toMatch(MEDIA_REPLY);
+      expect(replies[asText], asText).toMatch(/^\[fake model\] From "/);
     }
-    expect(replies['15551230608']).toMatch(/Egg Retrieval/i);
+    expect(replies['15551230608']).toMatch(/^\[fake model\] From "Egg Retrieval/i);
+    // The choices reached the model as the patient's words.
+    const asked = openai.calls.filter((call) => call.path.endsWith('/chat/completions') && isAnswerRequest(call.body)).map((call) => lastPatientMessage(call.body));
+    expect(asked).toEqual(expect.arrayContaining(['Opening hours', 'Costs and payment', 'What happens at egg retrieval?']));
     expect(replies).not.toHaveProperty('15551230605'); // the 👍
     expect(replies).not.toHaveProperty('15551230611'); // the system message
     expect(graph.messages).toHaveLength(9);

@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import twilio from 'twilio';
 
-import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { GENERATED_MARK, isAnswerRequest, lastPatientMessage, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
+import { inboxDrained } from '../support/inbox-drained.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 import { messageSid, postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
@@ -44,7 +45,7 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
     openai.latency.chat = 1000;
     let chatFinishedAt = 0;
     openai.on('call', (call) => {
-      if (call.path.endsWith('/chat/completions')) chatFinishedAt = call.endedAt ?? Date.now();
+      if (call.path.endsWith('/chat/completions') && isAnswerRequest(call.body)) chatFinishedAt = call.endedAt ?? Date.now();
     });
     const response = await postTwilioWebhook(service.url, { From: '+15551230001', To: CLINIC_NUMBER, Body: 'When do I start my injections?' }, { authToken: twilioApi.authToken });
     const acknowledgedAt = Date.now();
@@ -57,7 +58,7 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
     expect(reply!.from).toBe(CLINIC_NUMBER);
     expect(reply!.to).toBe('+15551230001');
     // The fake model quotes the first document it was given: hybrid search put the medication leaflet first.
-    expect(reply!.body).toMatch(/Medications and Injections/i);
+    expect(reply!.body).toMatch(/^\[fake model\] From "[^"]*Medications and Injections/i);
   });
 
   it('when a WhatsApp message comes through Twilio, then the reply goes back on WhatsApp from the receiving number', async () => {
@@ -65,7 +66,7 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
     expect(response.status).toBe(200);
     const [reply] = await twilioApi.waitForMessages(1);
     expect(reply).toMatchObject({ from: WHATSAPP_CLINIC, to: 'whatsapp:+15551230002' });
-    expect(reply!.body).toMatch(/What Is IVF/i);
+    expect(reply!.body).toMatch(/^\[fake model\] From "What Is IVF/i);
   });
 
   it('when the signature is wrong or missing, then 403, nothing is stored and no reply is ever sent', async () => {
@@ -89,12 +90,16 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
     const first = await postTwilioWebhook(service.url, params, { authToken: twilioApi.authToken });
     const second = await postTwilioWebhook(service.url, params, { authToken: twilioApi.authToken });
     expect([first.status, second.status]).toEqual([200, 200]);
+    expect(service.logs.filter((line) => line.providerMessageId === sid).map((line) => line.duplicate)).toEqual([false, true]);
     await twilioApi.waitForMessages(1);
-    await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
+    await inboxDrained(service);
     const another = await postTwilioWebhook(service.url, { From: '+15551230005', To: CLINIC_NUMBER, Body: 'And egg retrieval?' }, { authToken: twilioApi.authToken });
     expect(another.status).toBe(200);
     await twilioApi.waitForMessages(2);
+    await inboxDrained(service);
     expect(twilioApi.messages).toHaveLength(2);
+    // One answer to each question, the first not merged with a stored copy of itself.
+    expect(openai.calls.filter((call) => call.path.endsWith('/chat/completions') && isAnswerRequest(call.body)).map((call) => lastPatientMessage(call.body))).toEqual(['What is IVF?', 'And egg retrieval?']);
   });
 
   it('when 20 patients write at once with OPENAI_MAX_CONCURRENCY=3, then at most 3 OpenAI calls are in flight and all 20 are answered', async () => {
@@ -105,7 +110,10 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
     );
     expect(responses.every((r) => r.status === 200)).toBe(true);
     await twilioApi.waitForMessages(20, 20_000);
-    expect(new Set(twilioApi.messages.map((m) => m.to))).toEqual(new Set(patients));
+    await inboxDrained(service);
+    // Each answered once, and generated (not a fallback after the cap made calls wait too long).
+    expect(twilioApi.messages.map((m) => m.to).sort()).toEqual([...patients].sort());
+    for (const message of twilioApi.messages) expect(message.body.startsWith(GENERATED_MARK), message.body).toBe(true);
     expect(openai.maxInFlight).toBeLessThanOrEqual(3);
     expect(openai.maxInFlight).toBeGreaterThanOrEqual(2);
   });
