@@ -133,7 +133,7 @@ export function createInboxWorker(options: InboxWorkerOptions) {
       log.info({ parts: parts.length, ms: Date.now() - started }, 'reply sent');
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      // An emergency reply keeps being tried through a longer outage (about ten minutes), a minute apart at most.
+      // An emergency reply keeps being tried through a longer outage (15 tries, several minutes), a minute apart at most.
       const attemptsAllowed = message.kind === 'emergency' ? maxAttempts * 3 : maxAttempts;
       if (running && isRetryable(error) && message.attempts < attemptsAllowed) {
         const delay = Math.min(60_000, retryBaseDelayMs * 2 ** (message.attempts - 1)) * (0.5 + Math.random() / 2);
