@@ -58,7 +58,12 @@ begin
 
   delete from staff_alerts where inbox_id = any (inbox_ids);
   get diagnostics n_alerts = row_count;
-  delete from outbound where conversation = any (conversations) or inbox_id = any (inbox_ids);
+  delete from outbound o
+  where o.conversation = any (conversations) or o.inbox_id = any (inbox_ids)
+     -- Alerts sent by earlier versions were outbound rows in the staff member's conversation, quoting
+     -- the message as `… (<channel>, message <id>): "<text>"`.
+     or (o.inbox_id is null and exists (
+       select 1 from inbox i where i.id = any (inbox_ids) and o.body like '%(' || i.channel || ', message ' || i.id || '): "%'));
   get diagnostics n_outbound = row_count;
   delete from delivery_status where provider_message_id = any (provider_ids);
   get diagnostics n_status = row_count;

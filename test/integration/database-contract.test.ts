@@ -359,6 +359,8 @@ describe.each(transports)('database contract: %s', (_name, open) => {
           await inbox.recordDeliveryStatus({ channel, providerMessageId: `OUT-${n}`, status: 'failed', error: `30003: Unreachable ${patient}` });
           await alerts.raise(id, 'emergency', planAlerts({ id, channel, business, patient, body: message.body }, 'emergency', ['+15550002221'], { smsFrom: undefined, twilioContentSid: undefined, metaTemplate: undefined }));
           await states.set(channel, patient, { optedOut: true });
+          // An alert as earlier versions recorded it: an outbound row in the staff member's conversation.
+          await inbox.recordOutbound({ inboxId: null, channel, conversation: `${channel}:${business}:+15550002221`, body: `URGENT (possible emergency) from …${patient.slice(-4)} (${channel}, message ${id}): "${message.body}"` });
         }
       }
     }
@@ -382,11 +384,11 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       await twoPatients();
       expect(await mentions('5556000001')).not.toEqual([]);
       const counts = await createPatientData(harness.db).erase(A.addresses, hashAddress(A.phoneNumber));
-      expect(counts).toEqual({ inbox: 3, outbound: 3, delivery_status: 3, patient_state: 3, staff_alerts: 3 });
+      expect(counts).toEqual({ inbox: 3, outbound: 6, delivery_status: 3, patient_state: 3, staff_alerts: 3 });
       expect(await mentions('5556000001')).toEqual([]);
       expect(await mentions('Patient A private')).toEqual([]);
       expect(await mentions('5556000002')).toEqual(expect.arrayContaining(['delivery_status.error', 'inbox.patient', 'outbound.body', 'patient_state.patient', 'staff_alerts.body']));
-      expect(await mentions(B_TEXT)).toEqual(['inbox.body', 'staff_alerts.body']);
+      expect(await mentions(B_TEXT)).toEqual(['inbox.body', 'outbound.body', 'staff_alerts.body']);
       const [audit] = await harness.query<{ action: string; address_hash: string; counts: Record<string, number> }>('select action, address_hash, counts from data_audit');
       expect(audit!.action).toBe('erase');
       expect(audit!.counts).toEqual(counts);
@@ -401,7 +403,7 @@ describe.each(transports)('database contract: %s', (_name, open) => {
     it('when the purge runs, then the text and numbers older than the cut-off are gone, newer ones stay, open messages are left, and it is audited', async () => {
       await twoPatients();
       await harness.sql(`update inbox set received_at = now() - interval '400 days' where patient like '%5556000001'`);
-      await harness.sql(`update outbound set created_at = now() - interval '400 days' where conversation like '%5556000001'`);
+      await harness.sql(`update outbound set created_at = now() - interval '400 days' where conversation like '%5556000001' or body like '%Patient A private%'`);
       await harness.sql(`update staff_alerts set created_at = now() - interval '400 days', state = 'delivered' where body like '%5556000001%'`);
       await harness.sql(`update delivery_status set received_at = now() - interval '400 days' where error like '%5556000001'`);
       // The old messages are answered; one old message is still open and must not be touched.
@@ -409,16 +411,16 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       const patientData = createPatientData(harness.db);
       // In batches of one row a table: the caller's loop must still get through all of it.
       const counts = await patientData.purge(new Date(Date.now() - 365 * 24 * 60 * 60 * 1000), 1);
-      expect(counts).toEqual({ skipped: false, inbox: 2, outbound: 3, staff_alerts: 3, delivery_status: 3 });
+      expect(counts).toEqual({ skipped: false, inbox: 2, outbound: 6, staff_alerts: 3, delivery_status: 3 });
       expect(await mentions('Patient A private')).toEqual(['inbox.body']);
       expect((await harness.query<{ provider_message_id: string }>(`select provider_message_id from inbox where body like 'Patient A%'`)).map((r) => r.provider_message_id)).toEqual(['P-1']);
-      expect(await mentions(B_TEXT)).toEqual(['inbox.body', 'staff_alerts.body']);
+      expect(await mentions(B_TEXT)).toEqual(['inbox.body', 'outbound.body', 'staff_alerts.body']);
       const [kept] = await harness.query<{ n: number }>(`select count(*)::int as n from inbox where purged_at is not null and state = 'answered'`);
       expect(kept!.n).toBe(2);
       const audit = await harness.query<{ action: string; counts: Record<string, number> }>(`select action, counts from data_audit order by id`);
       expect(audit.length).toBeGreaterThanOrEqual(3);
       expect(audit.every((row) => row.action === 'purge')).toBe(true);
-      expect(audit.reduce((sum, row) => sum + row.counts.outbound!, 0)).toBe(3);
+      expect(audit.reduce((sum, row) => sum + row.counts.outbound!, 0)).toBe(6);
       // Nothing left to purge: nothing changed, nothing audited.
       expect(await patientData.purge(new Date(Date.now() - 365 * 24 * 60 * 60 * 1000))).toEqual({ skipped: false, inbox: 0, outbound: 0, staff_alerts: 0, delivery_status: 0 });
       expect(await harness.query(`select id from data_audit`)).toHaveLength(audit.length);
