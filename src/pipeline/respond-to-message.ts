@@ -78,7 +78,7 @@ export function createResponder(deps: ResponderDependencies) {
     }
   }
 
-  /** The fixed emergency reply, with the staff alerts raised beside it (never before it is sent). */
+  /** The fixed emergency reply. The staff alerts are stored first (one write), then sent by the dispatcher while the reply goes out. */
   async function emergency(message: ClaimedMessage, category: 'medical' | 'self_harm', source: string, log: Logger): Promise<string | null> {
     metrics.emergencies.inc();
     log.warn({ category, source, from: maskAddress(message.patient) }, 'emergency message: fixed reply and staff alert');
