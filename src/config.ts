@@ -178,11 +178,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+/** A .env beside package.json (copied from .env.example), for entry points; real environment variables win. */
+export function readDotEnv(): void {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+}
+
 /** For entry points (npm start, npm run chat): the config, or the problems printed and exit code 1. */
 export function loadConfigOrExit(): Config {
   try {
-    // A .env beside package.json (copied from .env.example) is read first; real environment variables win.
-    if (existsSync('.env')) process.loadEnvFile('.env');
+    readDotEnv();
     return loadConfig();
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { hashAddress } from '../patient-data/hash-address.ts';
 import { patientAddresses } from '../patient-data/patient-addresses.ts';
 import { createPatientData } from '../patient-data/patient-data-store.ts';
-import { openCliDatabase, type CliIo } from './open-cli-database.ts';
+import { readDotEnv } from '../config.ts';
+import { withCliDatabase, type CliIo } from './open-cli-database.ts';
 
 const USAGE = `Usage: npm run erase -- [--yes] <address>
 
@@ -54,20 +55,12 @@ export async function runEraseCli(argv: string[], io: EraseCliIo): Promise<numbe
       return 1;
     }
   }
-  const database = await openCliDatabase(io);
-  if (!database) return 1;
-  try {
-    const counts = await createPatientData(database.opened.db).erase(patient.addresses, hashAddress(patient.phoneNumber));
+  return withCliDatabase(io, 'Not erased', async (db) => {
+    const counts = await createPatientData(db).erase(patient.addresses, hashAddress(patient.phoneNumber));
     const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     const tables = ['inbox', 'outbound', 'delivery_status', 'patient_state', 'staff_alerts'] as const;
     io.stdout.write(`Erased ${total} row(s) about ${patient.phoneNumber}: ${tables.map((table) => `${table} ${counts[table]}`).join(', ')}. Recorded in data_audit.\n`);
-    return 0;
-  } catch (error) {
-    io.stderr.write(`Not erased: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  } finally {
-    await database.opened.close();
-  }
+  });
 }
 
 async function confirmOnTerminal(question: string): Promise<boolean> {
@@ -80,7 +73,7 @@ async function confirmOnTerminal(question: string): Promise<boolean> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if ((await import('node:fs')).existsSync('.env')) process.loadEnvFile('.env');
+  readDotEnv();
   process.exitCode = await runEraseCli(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

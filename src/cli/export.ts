@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 
 import { patientAddresses } from '../patient-data/patient-addresses.ts';
 import { createPatientData } from '../patient-data/patient-data-store.ts';
-import { openCliDatabase, type CliIo } from './open-cli-database.ts';
+import { readDotEnv } from '../config.ts';
+import { withCliDatabase, type CliIo } from './open-cli-database.ts';
 
 const USAGE = `Usage: npm run export -- <address> > patient.json
 
@@ -26,21 +27,13 @@ export async function runExportCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
     return 2;
   }
-  const database = await openCliDatabase(io);
-  if (!database) return 1;
-  try {
-    const exported = await createPatientData(database.opened.db).export(patient.addresses);
+  return withCliDatabase(io, 'Not exported', async (db) => {
+    const exported = await createPatientData(db).export(patient.addresses);
     io.stdout.write(`${JSON.stringify({ exportedAt: new Date().toISOString(), patient: patient.phoneNumber, ...exported }, null, 2)}\n`);
-    return 0;
-  } catch (error) {
-    io.stderr.write(`Not exported: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  } finally {
-    await database.opened.close();
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if ((await import('node:fs')).existsSync('.env')) process.loadEnvFile('.env');
+  readDotEnv();
   process.exitCode = await runExportCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
 }

@@ -7,7 +7,7 @@ import { createIngestionEmbedder } from '../ai/create-ingestion-embedder.ts';
 import { createOpenAILimiter } from '../ai/openai-limiter.ts';
 import type { RetryOptions } from '../ai/with-retry.ts';
 import { AppError } from '../app-error.ts';
-import { loadConfig, type Config } from '../config.ts';
+import { loadConfig, readDotEnv, type Config } from '../config.ts';
 import { openDatabase, type OpenedDatabase } from '../db/open-database.ts';
 import type { EmbedMissingOptions } from '../knowledge/embed-missing-chunks.ts';
 import { formatIngestSummary } from '../knowledge/format-ingest-summary.ts';
@@ -139,6 +139,7 @@ function parse(argv: string[]) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  readDotEnv();
   const controller = new AbortController();
   process.once('SIGINT', () => {
     process.stderr.write('\nStopping after the work in flight (Ctrl-C again to quit at once)...\n');

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 
 import { loadConfig, type Config } from '../config.ts';
+import type { Database } from '../db/database.ts';
 import { openDatabase, type OpenedDatabase } from '../db/open-database.ts';
 
 export type CliIo = {
@@ -15,7 +16,7 @@ export type CliIo = {
  * the embedded DATA_DIR refuses while the server holds it, with the lock's own message. Problems are
  * written to stderr and answered undefined (exit code 1).
  */
-export async function openCliDatabase(io: CliIo): Promise<{ config: Config; opened: OpenedDatabase } | undefined> {
+async function openCliDatabase(io: CliIo): Promise<{ config: Config; opened: OpenedDatabase } | undefined> {
   let config: Config;
   try {
     config = loadConfig(io.env);
@@ -29,5 +30,23 @@ export async function openCliDatabase(io: CliIo): Promise<{ config: Config; open
   } catch (error) {
     io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return undefined;
+  }
+}
+
+/**
+ * Runs `work` on the configured database and closes it: exit code 0 when it succeeds, 1 when the
+ * database could not be opened or the work failed (written as "Not <done>: <reason>").
+ */
+export async function withCliDatabase(io: CliIo, notDone: string, work: (db: Database) => Promise<void>): Promise<number> {
+  const database = await openCliDatabase(io);
+  if (!database) return 1;
+  try {
+    await work(database.opened.db);
+    return 0;
+  } catch (error) {
+    io.stderr.write(`${notDone}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    await database.opened.close();
   }
 }

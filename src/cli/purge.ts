@@ -2,7 +2,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { createPatientData } from '../patient-data/patient-data-store.ts';
-import { openCliDatabase, type CliIo } from './open-cli-database.ts';
+import { readDotEnv } from '../config.ts';
+import { withCliDatabase, type CliIo } from './open-cli-database.ts';
 
 const USAGE = `Usage: npm run purge -- --older-than-days N
 
@@ -25,26 +26,18 @@ export async function runPurgeCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
     return 2;
   }
-  const database = await openCliDatabase(io);
-  if (!database) return 1;
-  try {
+  return withCliDatabase(io, 'Not purged', async (db) => {
     const olderThan = new Date(Date.now() - days * 24 * 60 * 60 * 1000);
-    const { skipped, ...counts } = await createPatientData(database.opened.db).purge(olderThan);
+    const { skipped, ...counts } = await createPatientData(db).purge(olderThan);
     if (skipped) io.stdout.write('Skipped: another purge is running right now (the service\'s daily one); nothing to do twice.\n');
     else {
       const tables = ['inbox', 'outbound', 'staff_alerts', 'delivery_status'] as const;
       io.stdout.write(`Purged the text of everything older than ${olderThan.toISOString()}: ${tables.map((table) => `${table} ${counts[table] ?? 0}`).join(', ')}. Recorded in data_audit.\n`);
     }
-    return 0;
-  } catch (error) {
-    io.stderr.write(`Not purged: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  } finally {
-    await database.opened.close();
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if ((await import('node:fs')).existsSync('.env')) process.loadEnvFile('.env');
+  readDotEnv();
   process.exitCode = await runPurgeCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
 }

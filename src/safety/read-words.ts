@@ -8,7 +8,7 @@ export type Word = {
   segment: number;
 };
 
-export type Clause = { start: number; end: number; question: boolean };
+export type Clause = { start: number; end: number };
 
 export type ReadMessage = { words: Word[]; clauses: Clause[] };
 
@@ -17,7 +17,7 @@ export type ReadMessage = { words: Word[]; clauses: Clause[] };
  * lower case, no accents ("desmayé" → "desmaye"), no apostrophes ("can't" → "cant"), decimal numbers
  * kept whole ("38,6" → "38.6"), numbers split from their units ("3kg" → "3 kg", "38°C" → "38 deg c"),
  * common misspellings fixed. Sentence and comma boundaries are kept, since the rules look for words
- * near each other in one sentence, and a question is told from a statement.
+ * near each other in one sentence.
  */
 export function readWords(text: string, options: { spelling: Map<string, string>; clauseBreaks: Set<string> }): ReadMessage {
   const prepared = text
@@ -35,12 +35,10 @@ export function readWords(text: string, options: { spelling: Map<string, string>
   let clause = 0;
   let segment = 0;
   let clauseStart = 0;
-  const closeClause = (question: boolean) => {
+  const closeClause = () => {
     if (words.length > clauseStart) {
-      clauses.push({ start: clauseStart, end: words.length - 1, question });
+      clauses.push({ start: clauseStart, end: words.length - 1 });
       clause++;
-    } else if (question && clauses.length > 0 && clauses.at(-1)!.end === words.length - 1) {
-      clauses.at(-1)!.question = true;
     }
     clauseStart = words.length;
     segment++;
@@ -49,13 +47,12 @@ export function readWords(text: string, options: { spelling: Map<string, string>
   // Words (a decimal point only between digits), and the marks that end a sentence or a piece of one.
   for (const match of prepared.matchAll(/\d+(?:\.\d+)?|[\p{L}\p{N}]+|[.!?;\n]|[,:()¿¡]/gu)) {
     const token = match[0];
-    if (token === '?') closeClause(true);
-    else if (/^[.!;\n]$/.test(token)) closeClause(false);
+    if (/^[.!?;\n]$/.test(token)) closeClause();
     else if (/^[,:()¿¡]$/.test(token)) segment++;
     else {
       for (const part of spell(token, options.spelling)) {
         if (options.clauseBreaks.has(part)) {
-          closeClause(false);
+          closeClause();
           continue;
         }
         const forms = new Set([part]);
@@ -67,7 +64,7 @@ export function readWords(text: string, options: { spelling: Map<string, string>
       }
     }
   }
-  closeClause(false);
+  closeClause();
   return { words, clauses };
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
@@ -113,5 +116,33 @@ describe('the recogniser reads meaning, not exact phrases', () => {
 
   it('when "yes" is the whole message, then it is an opt-in keyword that the responder honours only after a STOP', () => {
     expect(classifyMessage('YES', phrases)).toEqual({ kind: 'opt_in', keyword: 'yes' });
+  });
+});
+
+describe('loadSafetyPhrases with a broken file', () => {
+  const write = (content: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'clinic-rules-'));
+    const path = join(dir, 'safety-phrases.json');
+    writeFileSync(path, content);
+    return path;
+  };
+  const shipped = readFileSync(fileURLToPath(new URL('../../config/safety-phrases.json', import.meta.url)), 'utf8');
+
+  it('when the file is not JSON, then the start stops naming the file', () => {
+    const path = write('{ "emergency": [');
+    expect(() => loadSafetyPhrases(path)).toThrow(`SAFETY_PHRASES_FILE ${path} could not be read as JSON`);
+  });
+
+  it('when a rule names a list that does not exist, then the start stops naming the rule and the list', () => {
+    const rules = JSON.parse(shipped);
+    rules.combinations[0].near = ['@bleeding', '@severty'];
+    const path = write(JSON.stringify(rules));
+    expect(() => loadSafetyPhrases(path)).toThrow('no such list combinations[0].near: @severty');
+  });
+
+  it('when a list is empty, then the start stops naming the field', () => {
+    const rules = JSON.parse(shipped);
+    rules.redFlags.selfHarm = [];
+    expect(() => loadSafetyPhrases(write(JSON.stringify(rules)))).toThrow(/redFlags\.selfHarm: /);
   });
 });

@@ -38,12 +38,7 @@ export function createMetaSender(options: { accessToken: string; graphApiUrl: st
   return {
     maxLength: () => META_MAX_BODY,
     async send({ from, to, body }) {
-      const answer = sentSchema.safeParse(await post('send', from, { recipient_type: 'individual', to, type: 'text', text: { body, preview_url: false } }));
-      if (!answer.success) {
-        // The call succeeded, so the message probably went out: another try could send it twice.
-        throw new AppError('Graph API send answered without a message id', { code: 'send_failed', retryable: false });
-      }
-      return { providerMessageId: answer.data.messages[0]!.id };
+      return sentMessage(await post('send', from, { recipient_type: 'individual', to, type: 'text', text: { body, preview_url: false } }));
     },
     /** A template of the WhatsApp Business account, "name:language", its body values in order. */
     async sendTemplate({ from, to, template, variables }) {
@@ -54,15 +49,23 @@ export function createMetaSender(options: { accessToken: string; graphApiUrl: st
         type: 'template',
         template: { name, language: { code: language }, components: [{ type: 'body', parameters: variables.map((text) => ({ type: 'text', text })) }] },
       };
-      const answer = sentSchema.safeParse(await post('send', from, payload));
-      if (!answer.success) throw new AppError('Graph API template send answered without a message id', { code: 'send_failed', retryable: false });
-      return { providerMessageId: answer.data.messages[0]!.id };
+      return sentMessage(await post('send', from, payload));
     },
     /** One call marks the patient's message read and shows "typing…" until the reply (or 25 s). */
     async acknowledge({ providerMessageId, business }) {
       await post('acknowledge', business, { status: 'read', message_id: providerMessageId, typing_indicator: { type: 'text' } });
     },
   };
+}
+
+/** The id of a message the Graph API took. */
+function sentMessage(body: unknown): { providerMessageId: string } {
+  const answer = sentSchema.safeParse(body);
+  if (!answer.success) {
+    // The call succeeded, so the message probably went out: another try could send it twice.
+    throw new AppError('Graph API send answered without a message id', { code: 'send_failed', retryable: false });
+  }
+  return { providerMessageId: answer.data.messages[0]!.id };
 }
 
 /** The answer's JSON, or undefined for a body that is not (a proxy's HTML error page). */
