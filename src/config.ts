@@ -21,6 +21,9 @@ const e164List = z
   .pipe(z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'each number must be E.164, like +15551234567')));
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);
+const contentSid = optionalString.pipe(z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'must be a Twilio Content SID: HX and 32 hex digits').optional());
+const metaTemplate = optionalString.pipe(z.string().regex(/^[a-z0-9_]{1,512}:[A-Za-z]{2,3}(_[A-Za-z]{2,4})?$/, 'must be name:language, like clinic_alert:en_US').optional());
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -44,8 +47,15 @@ const schema = z.object({
   STAFF_NUMBERS: e164List,
   STAFF_ALERT_NUMBERS: optionalString.pipe(e164List.optional()),
   STAFF_ALERT_SMS_FROM: optionalString.pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, like +15551234567').optional()),
-  TWILIO_ALERT_CONTENT_SID: optionalString.pipe(z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'must be a Twilio Content SID: HX and 32 hex digits').optional()),
-  META_ALERT_TEMPLATE: optionalString.pipe(z.string().regex(/^[a-z0-9_]{1,512}:[A-Za-z]{2,3}(_[A-Za-z]{2,4})?$/, 'must be name:language, like clinic_alert:en_US').optional()),
+  TWILIO_ALERT_CONTENT_SID: contentSid,
+  META_ALERT_TEMPLATE: metaTemplate,
+  STAFF_SESSION_HOURS: positiveNumber(12),
+  HANDOFF_REMIND_MINUTES: positiveInt(15),
+  HANDOFF_TIMEOUT_HOURS: positiveNumber(24),
+  TWILIO_FOLLOWUP_CONTENT_SID: contentSid,
+  META_FOLLOWUP_TEMPLATE: metaTemplate,
+  TWILIO_LOGIN_CONTENT_SID: contentSid,
+  META_LOGIN_TEMPLATE: metaTemplate,
   OPENAI_TRIAGE_TIMEOUT_MS: positiveInt(2_500),
   KNOWLEDGE_DIR: z.string().trim().min(1).default('knowledge'),
   CLINIC_NAME: optionalString,
@@ -88,6 +98,7 @@ export type Config = {
   staffAlertNumbers: string[];
   /** The other ways to reach staff when WhatsApp refuses an alert (see src/alerts/plan-alerts.ts). */
   alertRoutes: { smsFrom: string | undefined; twilioContentSid: string | undefined; metaTemplate: string | undefined };
+  staffConsole: StaffConsoleConfig;
   knowledgeDir: string;
   clinic: { name: string; phone: string; emergencyPhone: string };
   /** Names of the CLINIC_* variables left unset, so the start can warn about placeholders. */
@@ -103,6 +114,19 @@ export type Config = {
   safetyPhrasesFile: string;
   shutdownTimeoutMs: number;
   logLevel: string;
+};
+
+/** The staff console (src/staff): sign-in, and what happens to a conversation waiting for a person. */
+export type StaffConsoleConfig = {
+  sessionHours: number;
+  /** A handoff or emergency with no staff action for this long alerts again (a few rounds at most). */
+  remindMinutes: number;
+  /** A pause with no staff action for this long ends, and the patient is told the assistant is back. */
+  timeoutHours: number;
+  /** Approved templates the console offers outside WhatsApp's 24-hour window, inviting the patient to write back. */
+  followUpTemplates: { twilio: string | undefined; meta: string | undefined };
+  /** Approved authentication templates ({{1}} = the code) for sign-in codes outside the window. */
+  loginTemplates: { twilio: string | undefined; meta: string | undefined };
 };
 
 export class ConfigError extends Error {
@@ -128,11 +152,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (v.META_ACCESS_TOKEN && !v.META_APP_SECRET) {
     problems.push('META_APP_SECRET: required when META_ACCESS_TOKEN is set (without it anyone could post messages that the clinic number would answer)');
   }
-  if (v.META_ALERT_TEMPLATE && !v.META_ACCESS_TOKEN) {
-    problems.push('META_ALERT_TEMPLATE: needs META_ACCESS_TOKEN (the template is sent through the Cloud API)');
+  for (const name of ['META_ALERT_TEMPLATE', 'META_FOLLOWUP_TEMPLATE', 'META_LOGIN_TEMPLATE'] as const) {
+    if (v[name] && !v.META_ACCESS_TOKEN) problems.push(`${name}: needs META_ACCESS_TOKEN (the template is sent through the Cloud API)`);
   }
-  if ((v.STAFF_ALERT_SMS_FROM || v.TWILIO_ALERT_CONTENT_SID) && !(v.TWILIO_ACCOUNT_SID && v.TWILIO_AUTH_TOKEN)) {
-    problems.push(`${v.STAFF_ALERT_SMS_FROM ? 'STAFF_ALERT_SMS_FROM' : 'TWILIO_ALERT_CONTENT_SID'}: needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (alerts go out through Twilio)`);
+  for (const name of ['STAFF_ALERT_SMS_FROM', 'TWILIO_ALERT_CONTENT_SID', 'TWILIO_FOLLOWUP_CONTENT_SID', 'TWILIO_LOGIN_CONTENT_SID'] as const) {
+    if (v[name] && !(v.TWILIO_ACCOUNT_SID && v.TWILIO_AUTH_TOKEN)) problems.push(`${name}: needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (it is sent through Twilio)`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -160,6 +184,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     staffNumbers: v.STAFF_NUMBERS,
     staffAlertNumbers: v.STAFF_ALERT_NUMBERS ?? v.STAFF_NUMBERS,
     alertRoutes: { smsFrom: v.STAFF_ALERT_SMS_FROM, twilioContentSid: v.TWILIO_ALERT_CONTENT_SID, metaTemplate: v.META_ALERT_TEMPLATE },
+    staffConsole: {
+      sessionHours: v.STAFF_SESSION_HOURS,
+      remindMinutes: v.HANDOFF_REMIND_MINUTES,
+      timeoutHours: v.HANDOFF_TIMEOUT_HOURS,
+      followUpTemplates: { twilio: v.TWILIO_FOLLOWUP_CONTENT_SID, meta: v.META_FOLLOWUP_TEMPLATE },
+      loginTemplates: { twilio: v.TWILIO_LOGIN_CONTENT_SID, meta: v.META_LOGIN_TEMPLATE },
+    },
     knowledgeDir: v.KNOWLEDGE_DIR,
     clinic: {
       name: v.CLINIC_NAME ?? 'the clinic',

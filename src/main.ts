@@ -24,7 +24,7 @@ import { ingestPaths } from './knowledge/ingest-paths.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { phoneNumberOf } from './channels/phone-number.ts';
-import { failureReply } from './pipeline/fixed-replies.ts';
+import { assistantBackReply, failureReply } from './pipeline/fixed-replies.ts';
 import { createResponder } from './pipeline/respond-to-message.ts';
 import { kindToStore } from './safety/kind-to-store.ts';
 import { loadSafetyPhrases } from './safety/load-safety-phrases.ts';
@@ -32,6 +32,13 @@ import { createPatientStates } from './store/patient-state.ts';
 import { createInbox } from './store/inbox.ts';
 import { createKnowledge } from './store/knowledge.ts';
 import { createInboxWorker } from './worker/inbox-worker.ts';
+import { createConsoleEvents } from './staff/console-events.ts';
+import { consolePage } from './staff/console-page.ts';
+import { createSignInCodeDelivery } from './staff/deliver-sign-in-code.ts';
+import { staffApi } from './staff/staff-api.ts';
+import { createStaffSignIn } from './staff/staff-sign-in.ts';
+import { createStaffStore } from './staff/staff-store.ts';
+import { watchHandoffs } from './staff/watch-handoffs.ts';
 
 export type StartOptions = {
   logger?: Logger;
@@ -143,6 +150,38 @@ export async function start(config: Config, options: StartOptions = {}) {
     }),
   });
 
+  // The staff console: same process, same database (src/staff).
+  const staffStore = createStaffStore(db);
+  const consoleEvents = createConsoleEvents({ readMarker: () => staffStore.changeMarker(), logger });
+  const staffSignIn = createStaffSignIn({
+    store: staffStore,
+    staffNumbers: config.staffNumbers,
+    sessionHours: config.staffConsole.sessionHours,
+    deliverCode: createSignInCodeDelivery({
+      store: staffStore,
+      inbox,
+      senders,
+      routes: { smsFrom: config.alertRoutes.smsFrom, templates: config.staffConsole.loginTemplates, local: keepRepliesLocally },
+      logger,
+    }),
+    logger,
+  });
+  const handoffWatch = watchHandoffs({
+    store: staffStore,
+    alerts,
+    staffAlertNumbers: config.staffAlertNumbers,
+    alertRoutes: config.alertRoutes,
+    publicUrl: config.publicUrl,
+    remindMinutes: config.staffConsole.remindMinutes,
+    timeoutHours: config.staffConsole.timeoutHours,
+    backMessage: assistantBackReply(config.clinic),
+    onAlertsRaised: () => alertDispatcher.wake(),
+    onQueued: () => worker.wake(),
+    logger,
+    ...(options.worker?.pollIntervalMs ? { intervalMs: options.worker.pollIntervalMs * 4 } : {}),
+  });
+  if (config.staffNumbers.length === 0) logger.warn('STAFF_NUMBERS is empty: nobody can sign in to the staff console');
+
   const staffNumbers = new Set(config.staffNumbers);
   const app = createApp({
     webhooks: [
@@ -151,14 +190,37 @@ export async function start(config: Config, options: StartOptions = {}) {
       // Meta batches many messages and statuses in one payload (up to 3 MB, its webhook docs say).
       { path: '/webhooks/meta', webhook: metaWebhook(config.meta.appSecret), bodyLimit: '3mb' },
     ],
-    extraRoutes: (app) => app.get('/webhooks/meta', metaVerificationRoute(config.meta.verifyToken, logger)),
+    extraRoutes: (app) => {
+      app.get('/webhooks/meta', metaVerificationRoute(config.meta.verifyToken, logger));
+      app.use(consolePage());
+      app.use(
+        '/staff/api',
+        staffApi({
+          signIn: staffSignIn,
+          store: staffStore,
+          inbox,
+          events: consoleEvents,
+          senders,
+          followUpTemplates: config.staffConsole.followUpTemplates,
+          clinicName: config.clinic.name,
+          secureCookies: config.publicUrl?.startsWith('https:') ?? false,
+          sessionHours: config.staffConsole.sessionHours,
+          onQueued: () => worker.wake(),
+          logger,
+        }),
+      );
+    },
     inbox,
     publicUrl: config.publicUrl,
     logger,
     metrics,
     isReady,
     devOutbox: keepRepliesLocally,
-    onStored: ({ urgent }) => (urgent ? worker.wakeUrgent() : worker.wake()),
+    onStored: ({ urgent }) => {
+      if (urgent) worker.wakeUrgent();
+      else worker.wake();
+      consoleEvents.poke();
+    },
     onAlertRefusals: (refusals) => {
       for (const refusal of refusals) reportAlertRefusal(refusal, { logger, metrics });
       alertDispatcher.wake();
@@ -206,6 +268,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       if (!stopping) {
         worker.start();
         alertDispatcher.start();
+        handoffWatch.start();
         retention = scheduleRetention({ patientData: createPatientData(db), retentionDays: config.retentionDays, logger });
       }
     });
@@ -214,10 +277,13 @@ export async function start(config: Config, options: StartOptions = {}) {
     (stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Live console streams would hold the server open.
+      consoleEvents.close();
       await ready;
       const result = await worker.stop(config.shutdownTimeoutMs);
       logger.info(result, 'worker stopped');
       await alertDispatcher.stop(config.shutdownTimeoutMs);
+      await handoffWatch.stop();
       retention?.stop();
       await retention?.ran;
       server.closeAllConnections();
@@ -225,7 +291,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       await closeDatabase();
     })());
 
-  return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, inbox, knowledge, worker, alertDispatcher, metrics, logger };
+  return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, inbox, knowledge, worker, alertDispatcher, handoffWatch, staffStore, metrics, logger };
 }
 
 async function main() {

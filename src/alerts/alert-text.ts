@@ -16,19 +16,23 @@ function channelLabel(channel: ChannelName, patient: string): string {
 
 export type AlertSubject = { id: number; channel: ChannelName; patient: string; body: string };
 
+/** A first alert has no options; a reminder says how long the patient has waited; both link to the console when PUBLIC_URL is set. */
+export type AlertOptions = { consoleUrl?: string | undefined; waitedMinutes?: number };
+
 /**
  * The alert as staff read it. Staff phones belong to the clinic, so it carries the patient's full
  * number (to call back) and the channel; the logs keep masking it. The values fill an approved
  * WhatsApp template in the same order: headline, patient and channel, message. Template values may
  * not hold line breaks, tabs or more than four spaces in a row (WhatsApp refuses them).
  */
-export function alertText(reason: AlertReason, subject: AlertSubject): { body: string; variables: string[] } {
-  const headline = HEADLINES[reason];
+export function alertText(reason: AlertReason, subject: AlertSubject, options: AlertOptions = {}): { body: string; variables: string[] } {
+  const headline = options.waitedMinutes ? `Reminder, no reply after ${options.waitedMinutes} min: ${HEADLINES[reason]}` : HEADLINES[reason];
   const patient = `${phoneNumberOf(subject.patient)} (${channelLabel(subject.channel, subject.patient)})`;
   const excerpt = subject.body.replace(/\s+/g, ' ').trim().slice(0, 500);
   const action = reason === 'handoff' ? 'Please reply to them or call them.' : 'Please call them now.';
+  const link = options.consoleUrl ? ` Open: ${options.consoleUrl}/staff/c/${subject.id}` : '';
   return {
-    body: `${headline}: patient ${patient}, message ${subject.id}: "${excerpt}". ${action}`,
+    body: `${headline}: patient ${patient}, message ${subject.id}: "${excerpt}". ${action}${link}`,
     variables: [headline, patient, excerpt],
   };
 }

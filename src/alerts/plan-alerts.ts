@@ -1,6 +1,6 @@
 import type { ChannelName } from '../channels/channel.ts';
 import { addressOn } from '../channels/phone-number.ts';
-import { alertText } from './alert-text.ts';
+import { alertText, type AlertOptions } from './alert-text.ts';
 import type { AlertReason, AlertWay, PlannedAlert } from './staff-alerts.ts';
 
 /** The other ways an alert can reach staff, from the environment. */
@@ -21,8 +21,10 @@ export type AlertedMessage = { id: number; channel: ChannelName; business: strin
  * approved template on the same WhatsApp line, and an SMS. An SMS alert has no window to fall out of;
  * its only fallback is another SMS number, if one is set.
  */
-export function planAlerts(message: AlertedMessage, reason: AlertReason, staffNumbers: string[], routes: AlertRoutes): PlannedAlert[] {
-  const { body, variables } = alertText(reason, message);
+export function planAlerts(
+  message: AlertedMessage, reason: AlertReason, staffNumbers: string[], routes: AlertRoutes, options: AlertOptions = {},
+): PlannedAlert[] {
+  const { body, variables } = alertText(reason, message, options);
   const onWhatsApp = message.channel === 'meta' || message.business.startsWith('whatsapp:');
   return staffNumbers.map((staffNumber) => {
     const recipient = addressOn(message.channel, message.business, staffNumber);

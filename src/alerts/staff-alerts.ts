@@ -28,8 +28,11 @@ export type AlertRefusal =
 /** The staff_alerts table, as typed calls to its SQL functions (supabase/migrations/20261130000000_staff_alerts.sql). */
 export function createStaffAlerts(db: Database) {
   return {
-    /** Idempotent per message, staff member and route: a retried message raises nothing new. */
-    async raise(inboxId: number, reason: AlertReason, alerts: PlannedAlert[]): Promise<number> {
+    /**
+     * Idempotent per message, staff member, route and round (0: the alert, 1…: reminders): a retried
+     * message raises nothing new. Marks the message as waiting for a person, even with no one to alert.
+     */
+    async raise(inboxId: number, reason: AlertReason, alerts: PlannedAlert[], round = 0): Promise<number> {
       const rows = alerts.map((alert) => ({
         staff_number: alert.staffNumber,
         channel: alert.channel,
@@ -38,7 +41,7 @@ export function createStaffAlerts(db: Database) {
         body: alert.body,
         fallbacks: alert.fallbacks,
       }));
-      return (await db.call<{ created: number }>('staff_alerts_raise', { p_inbox_id: inboxId, p_reason: reason, p_alerts: rows })).created;
+      return (await db.call<{ created: number }>('staff_alerts_raise', { p_inbox_id: inboxId, p_reason: reason, p_alerts: rows, p_round: round })).created;
     },
     async claim(owner: string, leaseSeconds: number, limit: number): Promise<ClaimedAlert[]> {
       return db.call('staff_alerts_claim', { p_owner: owner, p_lease_seconds: leaseSeconds, p_limit: limit });

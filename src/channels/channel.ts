@@ -14,6 +14,7 @@ export type InboundMessage = {
    * 'text'; 'media' for anything the assistant cannot read (images, audio, documents…). Set when the
    * message is stored, from the safety phrases: 'emergency' (jumps its conversation's queue) and
    * 'command' (STOP, START, a request for a person, a staff #command: never merged into a burst).
+   * ('outgoing' is not a patient's message: a staff reply queued in the inbox, see staff_reply.)
    */
   kind: 'text' | 'media' | 'emergency' | 'command';
 };

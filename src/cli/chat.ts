@@ -3,12 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { LOCAL_CLINIC_NUMBER, LOCAL_PATIENT_NUMBER } from '../channels/local-numbers.ts';
 import { loadConfigOrExit, type Config } from '../config.ts';
 import { ChatError, createChatClient } from './chat-client.ts';
 
-/** A made-up patient and clinic number: nothing is ever sent to them, replies stay on this machine. */
-const DEFAULT_PATIENT = '+15551234567';
-const DEFAULT_CLINIC = '+15550100000';
+const DEFAULT_PATIENT = LOCAL_PATIENT_NUMBER;
+const DEFAULT_CLINIC = LOCAL_CLINIC_NUMBER;
 const PHONE = /^(whatsapp:)?\+[1-9]\d{6,14}$/;
 const POLL_MS = 300;
 /** After the last message, how long to wait for its answer (a generated one may take a while). */

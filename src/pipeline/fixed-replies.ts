@@ -43,3 +43,8 @@ export function optInReply(clinic: ClinicDetails): string {
 export function failureReply(clinic: ClinicDetails): string {
   return `Sorry, I can't answer right now. Please call ${clinic.phone} and the team will help. If it's urgent, call ${clinic.emergencyPhone}.`;
 }
+
+/** A conversation handed to a person went quiet for HANDOFF_TIMEOUT_HOURS: the assistant answers again. */
+export function assistantBackReply(clinic: ClinicDetails): string {
+  return `The assistant is answering your messages again. If you still need a member of our team, reply "person", or call ${clinic.phone}.`;
+}

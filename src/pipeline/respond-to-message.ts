@@ -13,6 +13,7 @@ import type { Knowledge } from '../store/knowledge.ts';
 import type { PatientStates } from '../store/patient-state.ts';
 import { answerQuestion, type Answer } from './answer-question.ts';
 import type { ClinicDetails } from './clinic-text.ts';
+import { answerReply, fixedReply, type Reply } from './reply.ts';
 import { emergencyReply, handoffReply, mediaReply, optInReply, optOutReply, symptomNudge, throttleNotice } from './fixed-replies.ts';
 
 export type ResponderDependencies = {
@@ -20,6 +21,8 @@ export type ResponderDependencies = {
   staffNumbers: string[];
   staffAlertNumbers: string[];
   alertRoutes: AlertRoutes;
+  /** PUBLIC_URL: alerts link to the conversation in the staff console. */
+  publicUrl: string | undefined;
   botMode: 'open' | 'staff-only';
   historyTtlDays: number;
   phrases: SafetyPhrases;
@@ -56,14 +59,12 @@ export function createResponder(deps: ResponderDependencies) {
    * database is down), they are sent straight away instead: an emergency must reach a person anyway.
    */
   async function raiseAlerts(message: ClaimedMessage, reason: AlertReason, log: Logger): Promise<void> {
-    if (deps.staffAlertNumbers.length === 0) {
-      log.error({ reason }, 'no STAFF_ALERT_NUMBERS to alert');
-      return;
-    }
-    const planned = planAlerts(message, reason, deps.staffAlertNumbers, deps.alertRoutes);
+    // Stored even with no one to alert: the message then waits for a person in the staff console.
+    if (deps.staffAlertNumbers.length === 0) log.error({ reason }, 'no STAFF_ALERT_NUMBERS to alert');
+    const planned = planAlerts(message, reason, deps.staffAlertNumbers, deps.alertRoutes, { consoleUrl: deps.publicUrl });
     try {
       await deps.alerts.raise(message.id, reason, planned);
-      deps.onAlertsRaised();
+      if (planned.length > 0) deps.onAlertsRaised();
     } catch (error) {
       log.error({ err: error }, 'could not store the staff alerts; sending them directly, untracked');
       for (const alert of planned) {
@@ -79,7 +80,7 @@ export function createResponder(deps: ResponderDependencies) {
   }
 
   /** The fixed emergency reply. The staff alerts are stored first (one write), then sent by the dispatcher while the reply goes out. */
-  async function emergency(message: ClaimedMessage, category: 'medical' | 'self_harm', source: string, log: Logger): Promise<string | null> {
+  async function emergency(message: ClaimedMessage, category: 'medical' | 'self_harm', source: string, log: Logger): Promise<Reply | null> {
     metrics.emergencies.inc();
     log.warn({ category, source, from: maskAddress(message.patient) }, 'emergency message: fixed reply and staff alert');
     const [state] = await Promise.all([
@@ -91,7 +92,7 @@ export function createResponder(deps: ResponderDependencies) {
       raiseAlerts(message, category === 'self_harm' ? 'self_harm' : 'emergency', log),
     ]);
     // Someone who opted out has asked for no messages; staff have the alert and can call.
-    return state?.optedOut ? null : emergencyReply(clinic, category);
+    return state?.optedOut ? null : fixedReply(emergencyReply(clinic, category));
   }
 
   /**
@@ -103,9 +104,9 @@ export function createResponder(deps: ResponderDependencies) {
     const reply = await emergency(message, category, 'model (after the answer)', log);
     if (reply === null) return;
     const sender = deps.senders[message.channel];
-    const { providerMessageId } = await sender.send({ from: message.business, to: message.patient, body: reply });
+    const { providerMessageId } = await sender.send({ from: message.business, to: message.patient, body: reply.text });
     metrics.replies.inc({ channel: message.channel, outcome: 'sent' });
-    await deps.inbox.recordOutbound({ inboxId: null, channel: message.channel, conversation: message.conversation, body: reply, providerMessageId });
+    await deps.inbox.recordOutbound({ inboxId: null, channel: message.channel, conversation: message.conversation, body: reply.text, providerMessageId });
   }
 
   /**
@@ -145,7 +146,7 @@ export function createResponder(deps: ResponderDependencies) {
     return { inTime: Promise.race([eventually, timeout]), eventually };
   }
 
-  return async function respond(message: ClaimedMessage, maxLength: number): Promise<string | null> {
+  return async function respond(message: ClaimedMessage, maxLength: number): Promise<Reply | null> {
     const log = logger.child({ inboxId: message.id });
     const found = classifyMessage(message.body, deps.phrases);
     const isStaff = staff.has(phoneNumberOf(message.patient));
@@ -159,19 +160,19 @@ export function createResponder(deps: ResponderDependencies) {
     if (found.kind === 'opt_out') {
       await patientStates.set(message.channel, message.patient, { optedOut: true });
       log.info('patient opted out');
-      return confirmsKeywordsItself(message) ? null : optOutReply();
+      return confirmsKeywordsItself(message) ? null : fixedReply(optOutReply());
     }
     // "yes" is one of Twilio's opt-in words, but from someone who never opted out it is just a reply.
     if (found.kind === 'opt_in' && (state.optedOut || found.keyword !== 'yes')) {
       await patientStates.set(message.channel, message.patient, { optedOut: false });
       log.info('patient opted in');
-      return confirmsKeywordsItself(message) ? null : optInReply(clinic);
+      return confirmsKeywordsItself(message) ? null : fixedReply(optInReply(clinic));
     }
     if (state.optedOut) return null;
 
     if (isStaff) {
       const command = parseStaffCommand(message.body);
-      if (command) return runStaffCommand(message, command);
+      if (command) return fixedReply(await runStaffCommand(message, command));
     }
     if (deps.botMode === 'staff-only' && !isStaff) {
       log.info('not answered: BOT_MODE=staff-only and the sender is not a staff number');
@@ -181,15 +182,15 @@ export function createResponder(deps: ResponderDependencies) {
       log.info('not answered: conversation handed to a person');
       return null;
     }
-    if (message.kind === 'throttle_notice') return throttleNotice(clinic);
+    if (message.kind === 'throttle_notice') return fixedReply(throttleNotice(clinic));
     if (found.kind === 'handoff') {
       await patientStates.set(message.channel, message.patient, { paused: true });
       metrics.handoffs.inc();
       log.info('handoff requested: bot paused for this patient');
       await raiseAlerts(message, 'handoff', log);
-      return handoffReply(clinic);
+      return fixedReply(handoffReply(clinic));
     }
-    if (message.kind === 'media') return mediaReply(clinic);
+    if (message.kind === 'media') return fixedReply(mediaReply(clinic));
 
     // An answer will follow: on WhatsApp, show the message as read with a typing indicator meanwhile.
     deps.senders[message.channel].acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
@@ -224,7 +225,7 @@ export function createResponder(deps: ResponderDependencies) {
     let text = answer.text;
     if (found.kind === 'symptom_question') text = `${text}\n\n${symptomNudge(clinic)}`;
     if (isStaff && state.debug) text = `${text}\n\n${debugFooter(answer)}`;
-    return text;
+    return answerReply(answer, text);
   };
 
   async function runStaffCommand(message: ClaimedMessage, command: NonNullable<ReturnType<typeof parseStaffCommand>>): Promise<string> {

@@ -1,6 +1,7 @@
 import { conversationKey, type ChannelName, type DeliveryStatus, type InboundMessage } from '../channels/channel.ts';
 import type { Database } from '../db/database.ts';
 import { isRetryable } from '../app-error.ts';
+import type { Reply } from '../pipeline/reply.ts';
 import { groupCalls } from './group-calls.ts';
 import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 
@@ -13,7 +14,7 @@ export type ClaimedMessage = {
   business: string;
   body: string;
   /** 'throttle_notice' for the one message that tells a flooding patient to slow down. */
-  kind: InboundMessage['kind'] | 'throttle_notice';
+  kind: InboundMessage['kind'] | 'throttle_notice' | 'outgoing';
   /** How many later messages of the same burst were folded into this one (their text is in `body`). */
   merged: number;
   attempts: number;
@@ -101,8 +102,11 @@ export function createInbox(db: Database) {
       return (await db.call<{ released: number }>('inbox_release_orphans', { p_owner: owner })).released;
     },
 
-    async saveReply(id: number, owner: string, reply: string): Promise<void> {
-      await db.call('inbox_save_reply', { p_id: id, p_owner: owner, p_reply: reply });
+    /** Stores the reply with what it is (origin, sources, whether the documents covered the question). */
+    async saveAnswer(id: number, owner: string, reply: Reply): Promise<void> {
+      await db.call('inbox_save_answer', {
+        p_id: id, p_owner: owner, p_reply: reply.text, p_origin: reply.origin, p_sources: reply.sources, p_uncovered: reply.uncovered,
+      });
     },
 
     async recordOutbound(part: {

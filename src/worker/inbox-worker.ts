@@ -5,6 +5,7 @@ import { isRetryable } from '../app-error.ts';
 import type { ChannelName, Sender } from '../channels/channel.ts';
 import { maskAddress, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Reply } from '../pipeline/reply.ts';
 import { splitMessage } from '../pipeline/split-message.ts';
 import { timed } from '../pipeline/timed.ts';
 import { createWakeSignal } from './create-wake-signal.ts';
@@ -13,8 +14,11 @@ import type { ClaimedMessage, Inbox } from '../store/inbox.ts';
 export type InboxWorkerOptions = {
   inbox: Inbox;
   senders: Record<ChannelName, Sender>;
-  /** Produces the reply text for a message (the pipeline, or a fixed reply), or null to stay quiet. */
-  answer: (message: ClaimedMessage, maxLength: number) => Promise<string | null>;
+  /**
+   * Produces the reply for a message (the pipeline, or a fixed reply), or null to stay quiet. Not
+   * called for a message whose reply is already stored: a retry, or a staff reply ('outgoing').
+   */
+  answer: (message: ClaimedMessage, maxLength: number) => Promise<Reply | null>;
   logger: Logger;
   metrics: Metrics;
   /** Conversations answered at once. OpenAI calls are capped separately. */
@@ -103,17 +107,18 @@ export function createInboxWorker(options: InboxWorkerOptions) {
     const log = logger.child({ inboxId: message.id, channel: message.channel, to: maskAddress(message.patient) });
     const sender = options.senders[message.channel];
     const started = Date.now();
-    let generated: string | null | undefined;
+    let generated: Reply | null | undefined;
     try {
       let reply = message.reply;
       if (reply === null) {
-        reply = generated = await options.answer(message, sender.maxLength(message.patient));
-        if (reply === null) {
+        generated = await options.answer(message, sender.maxLength(message.patient));
+        if (generated === null) {
           await inbox.finish(message.id, owner, 'skipped');
           log.info('no reply, by design (opted out, paused, or staff-only mode)');
           return;
         }
-        await inbox.saveReply(message.id, owner, reply).catch((error: unknown) => {
+        reply = generated.text;
+        await inbox.saveAnswer(message.id, owner, generated).catch((error: unknown) => {
           // The emergency reply is fixed text: sent even if it could not be saved (a retry would send
           // the same words again, which is better than a patient in danger waiting for the database).
           if (message.kind !== 'emergency') throw error;

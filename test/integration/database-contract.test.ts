@@ -207,7 +207,7 @@ describe.each(transports)('database contract: %s', (_name, open) => {
     it('when a claimed message is put back for a retry, then it keeps its saved reply and is claimed again once due', async () => {
       const { id } = await inbox.enqueue(inbound('+15550000004', 'SM-retry', 'question'));
       await inbox.claim('worker-1', 60, 10);
-      await inbox.saveReply(id, 'worker-1', 'the saved answer');
+      await inbox.saveAnswer(id, 'worker-1', { text: 'the saved answer', origin: 'generated', sources: [], uncovered: false });
       await inbox.retry(id, 'worker-1', 'send failed', 0);
       const [again] = await inbox.claim('worker-2', 60, 10);
       expect(again).toMatchObject({ id, attempts: 2, reply: 'the saved answer' });

@@ -9,7 +9,7 @@ import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { closedPort } from '../support/closed-port.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
-import { postMetaWebhook } from '../support/meta-webhook-client.ts';
+import { metaTextPayload, postMetaWebhook } from '../support/meta-webhook-client.ts';
 import { inboxDrained } from '../support/inbox-drained.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
@@ -210,20 +210,8 @@ describe('every emergency reaches a person (WhatsApp Cloud API)', () => {
   const PHONE_NUMBER_ID = '106540352242922';
   let graph: FakeGraphApi;
   let service: TestService;
-  let counter = 0;
-  const text = (from: string, body: string) => {
-    counter++;
-    const payload = {
-      object: 'whatsapp_business_account',
-      entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: {
-        messaging_product: 'whatsapp',
-        metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID },
-        contacts: [{ profile: { name: 'Patient' }, wa_id: from }],
-        messages: [{ from, id: `wamid.alerts-${Date.now()}-${counter}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body } }],
-      } }] }],
-    };
-    return postMetaWebhook(service.url, JSON.stringify(payload), { appSecret: APP_SECRET, opensWindowOn: graph });
-  };
+  const text = (from: string, body: string) =>
+    postMetaWebhook(service.url, metaTextPayload(from, body, PHONE_NUMBER_ID), { appSecret: APP_SECRET, opensWindowOn: graph });
 
   beforeAll(async () => {
     graph = await startFakeGraphApi();

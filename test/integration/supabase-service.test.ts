@@ -66,7 +66,7 @@ describe('the service on Supabase (SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY se
     await waitFor(() => postgrest.calls.some((call) => call.fn === 'inbox_finish' && call.status === 200), { what: 'the message finished' });
     expect(await postgrest.db.query(`select state, reply is not null as replied from inbox where patient = '+15551239001'`)).toEqual([{ state: 'answered', replied: true }]);
     const called = new Set(postgrest.calls.map((call) => call.fn));
-    for (const fn of ['inbox_enqueue', 'inbox_claim', 'conversation_history', 'hybrid_search', 'inbox_save_reply', 'outbound_record', 'inbox_finish']) {
+    for (const fn of ['inbox_enqueue', 'inbox_claim', 'conversation_history', 'hybrid_search', 'inbox_save_answer', 'outbound_record', 'inbox_finish']) {
       expect(called, fn).toContain(fn);
     }
   });

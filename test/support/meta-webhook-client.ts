@@ -8,6 +8,22 @@ export function metaFixture(name: string): Buffer {
   return readFileSync(new URL(`../fixtures/meta/${name}.json`, import.meta.url));
 }
 
+let textCounter = 0;
+
+/** A webhook with one text message from `from` (a wa_id) to the business phone number `phoneNumberId`, as the Cloud API sends it. */
+export function metaTextPayload(from: string, body: string, phoneNumberId: string): string {
+  textCounter++;
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp',
+      metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
+      contacts: [{ profile: { name: 'Patient' }, wa_id: from }],
+      messages: [{ from, id: `wamid.text-${Date.now()}-${textCounter}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body } }],
+    } }] }],
+  });
+}
+
 /** X-Hub-Signature-256 as Meta computes it: hex HMAC-SHA256 of the app secret over the raw bytes. */
 export function signMetaPayload(appSecret: string, body: Buffer | string): string {
   return `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}`;
