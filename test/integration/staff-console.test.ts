@@ -388,6 +388,19 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
     expect(actions.map((m: any) => [m.action, m.by])).toEqual([['timeout_resume', 'system']]);
   });
 
+  it('lists the questions the documents did not answer, grouped, so the clinic knows what to write next', async () => {
+    // Offline mode: a question no passage matches is not covered; one the documents answer is.
+    await sms('+15556200090', 'Do you offer acupuncture?');
+    await sms('+15556200091', 'acupuncture offered??');
+    await sms('+15556200092', 'What is IVF?');
+    await idle();
+    const staff = await signedIn();
+    const { groups } = (await staff.request('/staff/api/uncovered')).json as { groups: { count: number; keywords: string[]; questions: { text: string }[] }[] };
+    const acupuncture = groups.find((group) => group.keywords.includes('acupuncture'));
+    expect(acupuncture).toMatchObject({ count: 2 });
+    expect(groups.flatMap((group) => group.questions.map((question) => question.text))).not.toContain('What is IVF?');
+  });
+
   it('when staff sign out, then that session no longer works', async () => {
     const staff = await signedIn();
     expect((await staff.request('/staff/api/conversations')).status).toBe(200);

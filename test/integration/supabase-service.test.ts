@@ -8,6 +8,7 @@ import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { closedPort } from '../support/closed-port.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
+import { codeIn, createStaffClient } from '../support/staff-client.ts';
 import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
 const CLINIC_NUMBER = '+15557654321';
@@ -89,5 +90,28 @@ describe('the service on Supabase (SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY se
     } finally {
       await postgrest.db.exec('alter function public.service_health_hidden() rename to service_health');
     }
+  });
+
+  it('the staff console works through rpc() too: sign in, see the emergency first, reply, hand back', async () => {
+    const staffNumber = '+15550005551';
+    service = await startTestService(supabaseEnv({ STAFF_NUMBERS: staffNumber }));
+    const sms = (from: string, body: string) => postTwilioWebhook(service!.url, { From: from, To: CLINIC_NUMBER, Body: body }, { authToken: twilioApi.authToken });
+    await sms(staffNumber, '#help');
+    await waitFor(() => twilioApi.messages.some((m) => m.to === staffNumber), { what: 'the staff phone texting the clinic' });
+    await sms('+15551239010', 'What is IVF?');
+    await sms('+15551239011', 'I have severe chest pain and I cannot breathe');
+    await waitFor(() => twilioApi.messages.some((m) => m.to === '+15551239011'), { what: 'the emergency reply' });
+
+    const staff = createStaffClient(service.url);
+    const before = twilioApi.messages.filter((m) => m.to === staffNumber).length;
+    await staff.signIn(staffNumber, async () => codeIn((await waitFor(() => twilioApi.messages.filter((m) => m.to === staffNumber)[before], { what: 'the code' })).body));
+    const list = (await staff.request('/staff/api/conversations')).json as { id: number; patient: string; state: string }[];
+    expect(list[0]).toMatchObject({ patient: '+15551239011', state: 'emergency' });
+    expect((await staff.request(`/staff/api/conversations/${list[0]!.id}/reply`, { body: { body: 'We are calling you now.' } })).status).toBe(202);
+    await waitFor(() => twilioApi.messages.some((m) => m.to === '+15551239011' && m.body === 'We are calling you now.'), { what: 'the staff reply' });
+    expect((await staff.request(`/staff/api/conversations/${list[0]!.id}/resume`, { method: 'POST' })).status).toBe(200);
+    const detail = (await staff.request(`/staff/api/conversations/${list[0]!.id}`)).json;
+    expect(detail.messages.map((m: { type: string; origin?: string; action?: string }) => m.origin ?? m.action ?? m.type)).toEqual(['in', 'fixed', 'staff', 'resume']);
+    twilioApi.reset();
   });
 });
