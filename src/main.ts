@@ -20,7 +20,6 @@ import { loadConfigOrExit, type Config } from './config.ts';
 import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
-import { ingestPaths } from './knowledge/ingest-paths.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { phoneNumberOf } from './channels/phone-number.ts';
@@ -245,6 +244,8 @@ export async function start(config: Config, options: StartOptions = {}) {
       return;
     }
     if (stats.documents === 0) {
+      // Loaded only for a first start: the chunker's tokenizer and the readers are not needed to answer.
+      const { ingestPaths } = await import('./knowledge/ingest-paths.ts');
       const { skipped, embeddingError, ...summary } = await ingestPaths([config.knowledgeDir], { knowledge, embedder });
       for (const file of skipped) logger.warn(file, 'knowledge file skipped');
       if (embeddingError) logger.warn({ embeddingError, missingEmbeddings: summary.missingEmbeddings }, 'some chunks were not embedded: run npm run ingest to finish');

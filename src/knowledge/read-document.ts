@@ -2,12 +2,17 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 
 import type { DocumentText } from './document-text.ts';
-import { readHtml } from './read-html.ts';
 import { readMarkdown } from './read-markdown.ts';
-import { readPdf } from './read-pdf.ts';
 import { readPlainText } from './read-plain-text.ts';
 
-type Reader = { kind: 'text'; read: (text: string, title: string) => DocumentText } | { kind: 'binary'; read: (bytes: Uint8Array, title: string) => Promise<DocumentText> };
+type Reader =
+  | { kind: 'text'; read: (text: string, title: string) => DocumentText | Promise<DocumentText> }
+  | { kind: 'binary'; read: (bytes: Uint8Array, title: string) => Promise<DocumentText> };
+
+// The HTML and PDF readers are loaded the first time such a file is read: pdf-parse (pdf.js) alone
+// holds about 130 MB once loaded, which a server whose documents are Markdown never needs.
+const readHtml = async (text: string, title: string) => (await import('./read-html.ts')).readHtml(text, title);
+const readPdf = async (bytes: Uint8Array, title: string) => (await import('./read-pdf.ts')).readPdf(bytes, title);
 
 const READERS: Record<string, Reader> = {
   '.md': { kind: 'text', read: readMarkdown },
@@ -46,7 +51,7 @@ export async function readDocument(path: string): Promise<ReadResult> {
     } else {
       const text = decodeText(bytes);
       if (text === undefined) return { skipped: 'not UTF-8 text' };
-      document = reader.read(text, fallbackTitle);
+      document = await reader.read(text, fallbackTitle);
     }
     if (!document.blocks.some((block) => block.kind === 'paragraph')) {
       return { skipped: extension === '.pdf' ? 'no text found (a scanned PDF needs OCR first)' : 'no text found' };

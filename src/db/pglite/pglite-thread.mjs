@@ -4,7 +4,9 @@
 // WebAssembly), so on the main thread a slow query or a big ingestion would hold up every webhook.
 // Here it gets its own thread and event loop; the main thread talks to it by messages
 // (see pglite-database.ts). Plain JavaScript so that it loads the same under node, tsx and vitest.
-import { parentPort, workerData } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 
@@ -14,11 +16,34 @@ const port = parentPort;
 /** @type {{ dataDir: string, loadDataDir?: Uint8Array }} */
 const options = workerData;
 
-const ready = PGlite.create({
+// Postgres' memory, sized for this workload (a few MB of documents, an inbox, one session): Postgres'
+// defaults (128 MB of shared buffers, 64 MB for maintenance) cost about 150 MB of resident memory in
+// WebAssembly for nothing; the data files stay in the operating system's cache anyway.
+const startParams = [
+  ...PGlite.defaultStartParams,
+  '-c', 'shared_buffers=16MB', '-c', 'maintenance_work_mem=16MB', '-c', 'temp_buffers=2MB', '-c', 'wal_buffers=1MB',
+];
+
+/** A new database on disk is created on a thread of its own (see pglite-init-thread.mjs). */
+async function createdElsewhere() {
+  // memory:// is created here: handing its tar over costs more than initdb leaves behind.
+  if (options.dataDir === 'memory://' || existsSync(join(options.dataDir, 'PG_VERSION'))) return options.loadDataDir;
+  const init = new Worker(new URL('./pglite-init-thread.mjs', import.meta.url), { workerData: { dataDir: options.dataDir, startParams } });
+  await new Promise((resolve, reject) => {
+    init.once('message', resolve);
+    init.once('error', reject);
+    init.once('exit', (code) => reject(new Error(`creating the database stopped (exit code ${code})`)));
+  });
+  await init.terminate();
+  return undefined;
+}
+
+const ready = createdElsewhere().then(async (loadDataDir) => PGlite.create({
   dataDir: options.dataDir,
   extensions: { vector },
-  ...(options.loadDataDir ? { loadDataDir: new Blob([options.loadDataDir]) } : {}),
-}).then(async (db) => {
+  startParams,
+  ...(loadDataDir ? { loadDataDir: new Blob([loadDataDir]) } : {}),
+})).then(async (db) => {
   // Postgres writes 16 MB of zeros into each new WAL segment; in WebAssembly that held the thread,
   // and every webhook waiting on it, for 60-100 ms once every 10,000 or so messages (npm run bench).
   // The zeros only reserve disk space ahead of time: WAL records carry their own checksums, recycled
