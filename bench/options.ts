@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import type { Latency } from './start-fakes.ts';
 
-export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest', 'emergency'] as const;
+export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest', 'emergency', 'memory'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export type BenchOptions = {
@@ -18,6 +18,7 @@ export type BenchOptions = {
   sequential: boolean;
   ingest: { chunks: number };
   emergency: { waitingQuestions: number; chatMs: number; samples: number };
+  memory: { rate: number; seconds: number };
 };
 
 /** Every option, as a flag (`--ack-seconds 5`) or as the environment (`BENCH_ACK_SECONDS=5`); the flag wins. */
@@ -42,6 +43,8 @@ const FLAGS = {
   patients: { type: 'string' },
   caps: { type: 'string' },
   chunks: { type: 'string' },
+  'memory-rate': { type: 'string' },
+  'memory-seconds': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -55,7 +58,8 @@ export const USAGE = `npm run bench [-- options]     every option also reads BEN
   --samples 20         end-to-end questions (every other one followed by a follow-up)
   --patients 200       --caps 1,4,8,16     throughput under a cap
   --sequential         run the blocking baseline on its own, not alongside the cap-1 run
-  --chunks 1000        chunks ingested while the event loop is watched`;
+  --chunks 1000        chunks ingested while the event loop is watched
+  --memory-rate 300    --memory-seconds 50    load while the service's resident memory is read`;
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined>): BenchOptions | 'help' {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
@@ -91,5 +95,6 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     sequential: sequential === true || sequential === '1' || sequential === 'true',
     ingest: { chunks: number('chunks', 1000, 200) },
     emergency: { waitingQuestions: number('emergency-questions', 40, 40), chatMs: number('emergency-chat-ms', 3000, 3000), samples: number('emergency-samples', 5, 2) },
+    memory: { rate: number('memory-rate', 300, 300), seconds: number('memory-seconds', 50, 5) },
   };
 }

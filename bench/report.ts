@@ -2,6 +2,7 @@ import type { AckAtRate } from './ack-under-load.ts';
 import type { EmergencyUnderLoad } from './emergency-under-load.ts';
 import type { EndToEnd, EndToEndKind } from './end-to-end.ts';
 import type { IngestDelay } from './event-loop-during-ingest.ts';
+import type { MemoryFootprint } from './memory-footprint.ts';
 import type { CpuShare, Machine } from './machine.ts';
 import { markdownTable, ms, ratio, seconds } from './markdown-table.ts';
 import type { BenchOptions } from './options.ts';
@@ -15,6 +16,7 @@ export type Results = {
   baseline?: Burst & { alongsideCap1: boolean };
   ingest?: IngestDelay[];
   emergency?: EmergencyUnderLoad;
+  memory?: MemoryFootprint;
 };
 
 const TARGETS = { ackP99Ms: 10, ackRate: 500, overheadMs: 50, capRatio: 1.1, loopP99Ms: 20 };
@@ -152,6 +154,25 @@ export function formatReport(machine: Machine, options: BenchOptions, results: R
         [[String(e.replyMs.count), ms(e.replyMs.p50), ms(e.replyMs.max), String(e.questionsStillWaiting), ratio(e.replyMs.max / e.targetMs), verdict(e.replyMs.max < e.targetMs)]],
       ),
     );
+  }
+  if (results.memory) {
+    out.push('', '### 7. Memory (resident, from /proc, of the service process and any process it starts, worker threads included)', '');
+    out.push(
+      'The service as `npm start` runs it, in its own process, offline answers, the sample documents. Idle: 5 s after the first 200 of /readyz. ' +
+        'Under load: the largest resident size seen (sampled every 100 ms). Peak: VmHWM. Ratio: resident ÷ the target (under 1 meets it).',
+      '',
+    );
+    const row = (what: string, target: number, readyMs: number | undefined, mem: { rssMb: number; hwmMb: number }) => [
+      what, readyMs === undefined ? '–' : seconds(readyMs), `${mem.rssMb} MB`, `${mem.hwmMb} MB`, `< ${target} MB`, ratio(mem.rssMb / target), verdict(mem.rssMb < target),
+    ];
+    const rows: string[][] = [];
+    for (const r of results.memory.rows) {
+      const external = r.case.startsWith('Supabase');
+      if (r.idle) rows.push(row(`${r.case}: idle`, external ? 150 : 300, r.readyMs, r.idle));
+      if (r.underLoad) rows.push(row(`${r.case}: ${r.underLoad.rate}/s for ${r.underLoad.seconds} s (${r.underLoad.errors} errors)`, 450, undefined, r.underLoad));
+      if (r.run) rows.push(row(`${r.case}: ${seconds(r.run.ms)}`, 500, undefined, r.run));
+    }
+    out.push(markdownTable(['case', 'start to ready', 'resident', 'peak (VmHWM)', 'target', 'ratio', 'verdict'], rows));
   }
   return out.join('\n');
 }

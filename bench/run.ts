@@ -10,6 +10,7 @@ import { emergencyUnderLoad } from './emergency-under-load.ts';
 import { endToEnd } from './end-to-end.ts';
 import { eventLoopDuringIngest } from './event-loop-during-ingest.ts';
 import { knowledgeFixture } from './knowledge-fixture.ts';
+import { memoryFootprint } from './memory-footprint.ts';
 import { describeMachine } from './machine.ts';
 import { parseOptions, USAGE } from './options.ts';
 import { formatReport, type Results } from './report.ts';
@@ -82,6 +83,10 @@ try {
   if (options.only.has('ingest')) {
     progress(`5. event-loop delay while ingesting ${options.ingest.chunks} chunks`);
     results.ingest = await eventLoopDuringIngest(options, fakes);
+  }
+  if (options.only.has('memory')) {
+    progress(`7. memory: the service in its own process, idle, at ${options.memory.rate}/s for ${options.memory.seconds} s, reopened, ingesting, on Supabase`);
+    results.memory = await memoryFootprint(options, fakes);
   }
 } finally {
   await fakes.close();
