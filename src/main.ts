@@ -160,7 +160,11 @@ export async function start(config: Config, options: StartOptions = {}) {
       store: staffStore,
       inbox,
       senders,
-      routes: { smsFrom: config.alertRoutes.smsFrom, templates: config.staffConsole.loginTemplates, local: keepRepliesLocally },
+      routes: {
+        smsFrom: config.alertRoutes.smsFrom,
+        templates: config.staffConsole.loginTemplates,
+        local: keepRepliesLocally && !config.meta.accessToken,
+      },
       logger,
     }),
     logger,

@@ -12,7 +12,7 @@ export type SignInCodeRoutes = {
   smsFrom: string | undefined;
   /** Approved authentication templates ({{1}} = the code): TWILIO_LOGIN_CONTENT_SID, META_LOGIN_TEMPLATE. */
   templates: { twilio: string | undefined; meta: string | undefined };
-  /** No Twilio credentials: messages are recorded for `npm run chat`, not sent. */
+  /** No channel credentials at all: messages are recorded for `npm run chat`, not sent. */
   local: boolean;
 };
 
@@ -24,8 +24,9 @@ type Way =
  * Sends a sign-in code to a staff phone through the clinic's own channel: back the way that phone
  * last wrote to the clinic when it can (SMS always; WhatsApp within its 24-hour window), else an
  * approved authentication template on that WhatsApp line, else an SMS from STAFF_ALERT_SMS_FROM. In
- * local mode it is recorded on the conversation `npm run chat -- --staff` shows. The code is recorded
- * like any message sent (its delivery report included); it expires in minutes.
+ * local mode it is recorded on the conversation `npm run chat -- --staff` shows. Elsewhere the message
+ * is recorded without the code (its delivery report still tracked): the staff phone's conversation
+ * is in the console, where another signed-in staff member could otherwise read it.
  */
 export function createSignInCodeDelivery(deps: { store: StaffStore; inbox: Inbox; senders: Record<ChannelName, Sender>; routes: SignInCodeRoutes; logger: Logger }) {
   const { routes } = deps;
@@ -59,7 +60,7 @@ export function createSignInCodeDelivery(deps: { store: StaffStore; inbox: Inbox
         : await sender.send({ from: way.from, to: way.to, body });
     await deps.inbox.recordOutbound({
       inboxId: null, channel: way.channel, conversation: conversationKey({ channel: way.channel, business: way.from, patient: way.to }),
-      body: way.kind === 'template' ? `(sign-in code template ${way.template})` : body, providerMessageId,
+      body: routes.local ? body : `(staff sign-in code sent${way.kind === 'template' ? ` with template ${way.template}` : ''})`, providerMessageId,
     });
     log.info({ route: way.kind, channel: way.channel }, 'sign-in code sent');
   };

@@ -7,6 +7,8 @@ import type { StaffStore } from './staff-store.ts';
 export const SIGN_IN_LIMITS = {
   codeTtlSeconds: 5 * 60,
   maxWrongTries: 5,
+  /** Wrong codes a staff number may get in a day, across codes: a new code buys no new guesses. */
+  maxDailyFailures: 10,
   windowSeconds: 15 * 60,
   perNumber: 5,
   perClient: 20,
@@ -65,7 +67,7 @@ export function createStaffSignIn(deps: {
 
     /** A session for a right code (spent by it), or undefined for any wrong, expired, used or locked code. */
     async verify(phone: string, code: string): Promise<(StaffSession & { token: string }) | undefined> {
-      if (!/^\d{6}$/.test(code)) return undefined;
+      if (!/^\d{6}$/.test(code) || !staff.has(phone)) return undefined;
       const token = randomBytes(32).toString('base64url');
       const csrfToken = randomBytes(24).toString('base64url');
       const result = await deps.store.loginVerify({
@@ -75,14 +77,20 @@ export function createStaffSignIn(deps: {
         csrfToken,
         sessionHours: deps.sessionHours,
         maxTries: SIGN_IN_LIMITS.maxWrongTries,
+        maxDailyFailures: SIGN_IN_LIMITS.maxDailyFailures,
       });
+      if (result.locked) {
+        deps.logger.error({ staff: maskAddress(phone) }, `sign-in locked for a day: ${SIGN_IN_LIMITS.maxDailyFailures} wrong codes for this staff phone (someone may be guessing)`);
+      }
       if (!result.ok || !result.expiresAt) return undefined;
       deps.logger.info({ staff: maskAddress(phone) }, 'staff signed in');
       return { token, csrfToken, staffNumber: phone, expiresAt: result.expiresAt };
     },
 
+    /** The session of a token; none once its number is no longer in STAFF_NUMBERS, whatever the session says. */
     async session(token: string): Promise<StaffSession | undefined> {
-      return (await deps.store.session(sha256(token))) ?? undefined;
+      const session = await deps.store.session(sha256(token));
+      return session && staff.has(session.staffNumber) ? session : undefined;
     },
 
     async signOut(token: string): Promise<void> {

@@ -54,11 +54,11 @@ export function createStaffStore(db: Database) {
       });
     },
     async loginVerify(input: {
-      staffNumber: string; codeHash: string; tokenHash: string; csrfToken: string; sessionHours: number; maxTries: number;
-    }): Promise<{ ok: boolean; expiresAt?: string }> {
+      staffNumber: string; codeHash: string; tokenHash: string; csrfToken: string; sessionHours: number; maxTries: number; maxDailyFailures: number;
+    }): Promise<{ ok: boolean; expiresAt?: string; locked?: boolean }> {
       return db.call('staff_login_verify', {
         p_staff_number: input.staffNumber, p_code_hash: input.codeHash, p_token_hash: input.tokenHash, p_csrf_token: input.csrfToken,
-        p_session_hours: input.sessionHours, p_max_tries: input.maxTries,
+        p_session_hours: input.sessionHours, p_max_tries: input.maxTries, p_max_daily_failures: input.maxDailyFailures,
       });
     },
     async session(tokenHash: string): Promise<{ staffNumber: string; csrfToken: string; expiresAt: string } | null> {

@@ -33,6 +33,8 @@ end $$;
 drop trigger if exists patient_state_paused_at on patient_state;
 create trigger patient_state_paused_at before insert or update on patient_state
   for each row execute function patient_state_paused_at();
+-- Pauses that began before this migration count from their last change, so that they time out too.
+update patient_state set paused_at = updated_at where paused and paused_at is null;
 
 -- Reminders re-alert about the same message: one alert per message, staff member, route and round
 -- (0 = the first alert, 1… = reminders).
@@ -59,6 +61,14 @@ create table if not exists staff_login_codes (
   created_at timestamptz not null default now()
 );
 
+-- Wrong codes per staff number, whichever code they were for: a new code does not buy new guesses.
+create table if not exists staff_login_failures (
+  id bigint generated always as identity primary key,
+  staff_number text not null,
+  at timestamptz not null default now()
+);
+create index if not exists staff_login_failures_number on staff_login_failures (staff_number, at);
+
 create table if not exists staff_sessions (
   token_hash text primary key,
   staff_number text not null,
@@ -84,6 +94,7 @@ create index if not exists staff_actions_inbox on staff_actions (inbox_id) where
 
 alter table staff_login_requests enable row level security;
 alter table staff_login_codes enable row level security;
+alter table staff_login_failures enable row level security;
 alter table staff_sessions enable row level security;
 alter table staff_actions enable row level security;
 
@@ -98,7 +109,9 @@ declare
   window_start timestamptz := now() - make_interval(secs => p_window_seconds);
   n_number int; n_client int; oldest_number timestamptz; oldest_client timestamptz;
 begin
+  -- Both keys, always in this order: concurrent requests cannot slip under either limit together.
   perform pg_advisory_xact_lock(hashtext('staff-login:' || p_number_hash));
+  perform pg_advisory_xact_lock(hashtext('staff-login:' || p_client_hash));
   delete from staff_login_requests where at < window_start;
   select count(*), min(at) into n_number, oldest_number from staff_login_requests where key_hash = p_number_hash;
   select count(*), min(at) into n_client, oldest_client from staff_login_requests where key_hash = p_client_hash;
@@ -119,20 +132,29 @@ begin
 end $$;
 
 -- Checks a code. Right: the code is spent, a session opened and the sign-in recorded. Wrong: one more
--- wrong try; at p_max_tries the code is dead. Every failure answers the same {ok: false}.
+-- wrong try; at p_max_tries the code is dead, and after p_max_daily_failures wrong codes in a day the
+-- number cannot sign in until they age out (`locked` tells the service, to log it for an
+-- administrator). Every failure answers {ok: false} to the client, alike.
 create or replace function staff_login_verify(
-  p_staff_number text, p_code_hash text, p_token_hash text, p_csrf_token text, p_session_hours numeric, p_max_tries int
+  p_staff_number text, p_code_hash text, p_token_hash text, p_csrf_token text, p_session_hours numeric, p_max_tries int,
+  p_max_daily_failures int
 ) returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
   code staff_login_codes%rowtype;
+  failures int;
 begin
   select * into code from staff_login_codes where staff_number = p_staff_number for update;
   if code.staff_number is null or code.expires_at < now() or code.wrong_tries >= p_max_tries then
     return jsonb_build_object('ok', false);
   end if;
+  select count(*) into failures from staff_login_failures where staff_number = p_staff_number and at > now() - interval '1 day';
+  if failures >= p_max_daily_failures then
+    return jsonb_build_object('ok', false, 'locked', true);
+  end if;
   if code.code_hash <> p_code_hash then
     update staff_login_codes set wrong_tries = wrong_tries + 1 where staff_number = p_staff_number;
-    return jsonb_build_object('ok', false);
+    insert into staff_login_failures (staff_number) values (p_staff_number);
+    return jsonb_build_object('ok', false, 'locked', failures + 1 >= p_max_daily_failures);
   end if;
   delete from staff_login_codes where staff_number = p_staff_number;
   insert into staff_sessions (token_hash, staff_number, csrf_token, expires_at)
@@ -178,9 +200,9 @@ $$;
 -- Conversations as staff see them. A conversation's id is the id of its first stored message.
 
 -- One row per conversation: who, where, its state, and how long a patient has been waiting for a person.
--- 'emergency': an emergency or self-harm message staff have not acted on since; 'handoff': paused for
+-- 'emergency': an emergency or self-harm message no person has answered since; 'handoff': paused for
 -- a person; 'opted_out'; 'bot'. Waiting: since the first such emergency, or, while paused, since the
--- first message of the patient after the last staff action (the request for a person included).
+-- first message of the patient after the last answer (the request for a person included).
 create or replace function staff_conversation_rows(p_conversations text[])
 returns table (
   id bigint, conversation text, channel text, business text, patient text, state text,
@@ -190,9 +212,11 @@ returns table (
   with messages as (
     select i.* from inbox i where i.conversation = any (p_conversations)
   ), acted as (
+    -- A person answered: a staff reply that has not failed, the follow-up template, or handing the
+    -- conversation back. Taking over alone is not an answer: the patient still waits, and reminders go on.
     select m.conversation, max(a.at) as at
     from staff_actions a join messages m on m.id = a.inbox_id
-    where a.action in ('reply', 'template', 'take_over', 'resume', 'timeout_resume')
+    where a.action in ('template', 'resume') or (a.action = 'reply' and m.state <> 'failed')
     group by m.conversation
   ), summary as (
     select m.conversation, min(m.id) as id, min(m.channel) as channel, min(m.business) as business, min(m.patient) as patient,
@@ -275,6 +299,16 @@ returns jsonb language sql stable set search_path = public, extensions as $$
     from outbound o join target t on t.conversation = o.conversation
     left join inbox i on i.id = o.inbox_id
     union all
+    -- A message from the clinic not sent yet, or that could not be sent at all: staff must see it.
+    select i.received_at, i.id * 4 + 1, jsonb_build_object(
+      'type', 'out', 'id', -i.id, 'at', i.received_at, 'text', i.reply,
+      'status', case when i.state = 'failed' then 'failed' else 'queued' end, 'error', i.last_error,
+      'origin', i.reply_origin, 'sources', '[]'::jsonb,
+      'by', (select a.staff_number from staff_actions a where a.inbox_id = i.id and a.action = 'reply' limit 1)
+    )
+    from inbox i join target t on t.conversation = i.conversation
+    where i.kind = 'outgoing' and i.parts_sent = 0 and i.state in ('pending', 'processing', 'failed')
+    union all
     select a.at, a.id * 4 + 2, jsonb_build_object('type', 'action', 'id', a.id, 'at', a.at, 'action', a.action, 'by', a.staff_number)
     from staff_actions a where a.inbox_id in (select id from ids) and a.action <> 'reply'
   )
@@ -300,6 +334,9 @@ begin
   select * into head from inbox where id = p_id and purged_at is null;
   if head.id is null then
     return jsonb_build_object('refused', 'not_found');
+  end if;
+  if exists (select 1 from patient_state where channel = head.channel and patient = head.patient and opted_out) then
+    return jsonb_build_object('refused', 'opted_out');
   end if;
   insert into inbox (channel, provider_message_id, conversation, patient, business, body, kind, reply, reply_origin)
   values (head.channel, 'outgoing:' || gen_random_uuid(), head.conversation, head.patient, head.business, '', 'outgoing', p_body, p_origin)
@@ -366,7 +403,7 @@ create or replace function staff_pauses_expired(p_hours numeric, p_window_hours 
 returns jsonb language sql stable set search_path = public, extensions as $$
   with paused as (
     select s.channel, s.patient, s.paused_at from patient_state s
-    where s.paused and s.paused_at < now() - make_interval(secs => (p_hours * 3600)::double precision)
+    where s.paused and not s.opted_out and s.paused_at < now() - make_interval(secs => (p_hours * 3600)::double precision)
   ), conversations as (
     select distinct on (i.conversation) i.conversation, p.paused_at
     from paused p join inbox i on i.channel = p.channel and i.patient = p.patient and i.purged_at is null
@@ -488,6 +525,7 @@ begin
   get diagnostics n_codes = row_count;
   delete from staff_login_requests where at < now() - interval '1 day';
   get diagnostics n_requests = row_count;
+  delete from staff_login_failures where at < now() - interval '1 day';
   return jsonb_build_object('sessions', n_sessions, 'codes', n_codes, 'loginRequests', n_requests);
 end $$;
 
@@ -516,6 +554,47 @@ returns jsonb language sql stable set search_path = public, extensions as $$
       ) order by at, ord) from messages), '[]'::jsonb)
   );
 $$;
+
+-- As in 20261130000000_staff_alerts.sql, but what staff send a patient (kind 'outgoing') does not count
+-- towards that patient's flood limit.
+create or replace function inbox_enqueue(
+  p_channel text, p_provider_message_id text, p_conversation text, p_patient text,
+  p_business text, p_body text, p_kind text default 'text',
+  p_rate_limit int default 0, p_rate_window_seconds int default 60
+) returns jsonb language plpgsql set search_path = public, extensions as $$
+declare
+  new_id bigint;
+  recent int := 0;
+  v_kind text := p_kind;
+  v_state text := 'pending';
+begin
+  select id into new_id from inbox where channel = p_channel and provider_message_id = p_provider_message_id;
+  if new_id is not null then
+    return jsonb_build_object('id', new_id, 'duplicate', true, 'state', (select state from inbox where id = new_id));
+  end if;
+  if p_rate_limit > 0 and p_kind not in ('emergency', 'command') then
+    -- Serialise the count per patient, so that concurrent deliveries cannot all slip under the limit.
+    perform pg_advisory_xact_lock(hashtext(p_channel || ':' || p_patient));
+    select count(*) into recent from inbox
+    where channel = p_channel and patient = p_patient and kind <> 'outgoing'
+      and received_at > now() - make_interval(secs => p_rate_window_seconds);
+    if recent = p_rate_limit then
+      v_kind := 'throttle_notice';
+    elsif recent > p_rate_limit then
+      v_state := 'skipped';
+    end if;
+  end if;
+  insert into inbox (channel, provider_message_id, conversation, patient, business, body, kind, state, last_error, finished_at)
+  values (p_channel, p_provider_message_id, p_conversation, p_patient, p_business, p_body, v_kind, v_state,
+          case when v_state = 'skipped' then 'throttled' end, case when v_state = 'skipped' then now() end)
+  on conflict (channel, provider_message_id) do nothing
+  returning id into new_id;
+  if new_id is null then
+    select id into new_id from inbox where channel = p_channel and provider_message_id = p_provider_message_id;
+    return jsonb_build_object('id', new_id, 'duplicate', true, 'state', (select state from inbox where id = new_id));
+  end if;
+  return jsonb_build_object('id', new_id, 'duplicate', false, 'state', v_state, 'kind', v_kind);
+end $$;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Alerts: a message that raised one waits for a person; reminders are later rounds of the same alert.
@@ -584,7 +663,7 @@ end $$;
 -- As in the core migration: on Supabase only the service role reaches the new tables and functions.
 do $$
 declare
-  fns text := 'staff_login_request(text, text, text, text, int, int, int, int), staff_login_verify(text, text, text, text, numeric, int), '
+  fns text := 'staff_login_request(text, text, text, text, int, int, int, int), staff_login_verify(text, text, text, text, numeric, int, int), '
     'staff_session_get(text), staff_session_revoke(text), staff_last_contact(jsonb), staff_conversation_rows(text[]), staff_conversations(timestamptz, int), '
     'staff_conversation(bigint), staff_reply(bigint, text, text, int), staff_act(bigint, text, text), conversation_notify(bigint, text, text), '
     'staff_pauses_expired(numeric, int), staff_end_expired_pauses(numeric, int, text), staff_reminders_due(int, int), staff_uncovered_questions(timestamptz, int), '
@@ -594,11 +673,11 @@ begin
   if exists (select 1 from pg_roles where rolname = 'anon')
      and exists (select 1 from pg_roles where rolname = 'authenticated')
      and exists (select 1 from pg_roles where rolname = 'service_role') then
-    revoke all on table staff_login_requests, staff_login_codes, staff_sessions, staff_actions from public, anon, authenticated;
-    revoke all on sequence staff_login_requests_id_seq, staff_actions_id_seq from public, anon, authenticated;
+    revoke all on table staff_login_requests, staff_login_codes, staff_login_failures, staff_sessions, staff_actions from public, anon, authenticated;
+    revoke all on sequence staff_login_requests_id_seq, staff_login_failures_id_seq, staff_actions_id_seq from public, anon, authenticated;
     execute format('revoke execute on function %s from public, anon, authenticated', fns);
-    grant select, insert, update, delete on table staff_login_requests, staff_login_codes, staff_sessions, staff_actions to service_role;
-    grant usage, select on sequence staff_login_requests_id_seq, staff_actions_id_seq to service_role;
+    grant select, insert, update, delete on table staff_login_requests, staff_login_codes, staff_login_failures, staff_sessions, staff_actions to service_role;
+    grant usage, select on sequence staff_login_requests_id_seq, staff_login_failures_id_seq, staff_actions_id_seq to service_role;
     execute format('grant execute on function %s to service_role', fns);
   end if;
 end $$;

@@ -80,6 +80,7 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
       ['POST', '/staff/api/conversations/1/reply'],
       ['POST', '/staff/api/conversations/1/resume'],
       ['POST', '/staff/api/conversations/1/take-over'],
+      ['POST', '/staff/api/conversations/1/template'],
       ['GET', '/staff/api/events'],
       ['GET', '/staff/api/uncovered'],
       ['POST', '/staff/api/logout'],
@@ -151,6 +152,34 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
       return latest !== code ? latest : undefined;
     }, { what: 'a new code' });
     expect((await staff.request('/staff/api/verify', { body: { phone: STAFF, code: fresh } })).status).toBe(200);
+  });
+
+  it('when wrong codes keep coming across new codes, then after ten in a day the number cannot sign in, and the log says so', async () => {
+    const staff = createStaffClient(service.url);
+    let code = '';
+    for (let round = 0; round < 2; round++) {
+      await staff.request('/staff/api/login', { body: { phone: OTHER_STAFF } });
+      code = codeIn((await waitFor(() => to(OTHER_STAFF)[round], { what: `code ${round + 1}` })).body);
+      const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+      for (let i = 0; i < 5; i++) await staff.request('/staff/api/verify', { body: { phone: OTHER_STAFF, code: wrong } });
+    }
+    await staff.request('/staff/api/login', { body: { phone: OTHER_STAFF } });
+    const fresh = codeIn((await waitFor(() => to(OTHER_STAFF)[2], { what: 'a third code' })).body);
+    expect((await staff.request('/staff/api/verify', { body: { phone: OTHER_STAFF, code: fresh } })).status).toBe(401);
+    expect(service.logs.some((line) => line.level === 50 && /sign-in locked for a day/.test(line.msg ?? ''))).toBe(true);
+    await query('delete from staff_login_failures');
+  });
+
+  it('when a number is taken out of STAFF_NUMBERS, then its sessions stop working at once', async () => {
+    const staff = await signedIn(OTHER_STAFF);
+    const token = staff.cookie!.split('=')[1]!;
+    // The same database, as a service restarted with OTHER_STAFF removed from STAFF_NUMBERS sees it.
+    const { createStaffSignIn } = await import('../../src/staff/staff-sign-in.ts');
+    const { createStaffStore } = await import('../../src/staff/staff-store.ts');
+    const signIn = (staffNumbers: string[]) =>
+      createStaffSignIn({ store: createStaffStore(service.db), staffNumbers, sessionHours: 12, deliverCode: async () => undefined, logger: service.logger });
+    expect(await signIn([STAFF, OTHER_STAFF]).session(token)).toMatchObject({ staffNumber: OTHER_STAFF });
+    expect(await signIn([STAFF]).session(token)).toBeUndefined();
   });
 
   it('when an expired code is used, then it is refused', async () => {
@@ -343,9 +372,15 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
     await service.handoffWatch.tick();
     await idle();
     expect(to(STAFF)).toHaveLength(2);
+    // Taking over is not an answer: the reminders go on, one round per 15 minutes of waiting.
+    const staff = await signedIn();
+    await staff.request(`/staff/api/conversations/${inboxId}/take-over`, { method: 'POST' });
+    await query(`update inbox set received_at = now() - interval '31 minutes' where patient = $1`, [patient]);
+    await service.handoffWatch.tick();
+    const second = await waitFor(() => to(STAFF).filter((m) => /^Reminder/.test(m.body))[1], { what: 'the second reminder' });
+    expect(second.body).toMatch(/^Reminder, no reply after 30 min/);
 
     // Once a person replies, nobody is waiting: no more reminders.
-    const staff = await signedIn();
     twilioApi.reset();
     await staff.request(`/staff/api/conversations/${inboxId}/reply`, { body: { body: 'Hello, Ana here.' } });
     await waitFor(() => to(patient).length === 1, { what: 'the staff reply' });
@@ -399,6 +434,38 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
     const acupuncture = groups.find((group) => group.keywords.includes('acupuncture'));
     expect(acupuncture).toMatchObject({ count: 2 });
     expect(groups.flatMap((group) => group.questions.map((question) => question.text))).not.toContain('What is IVF?');
+  });
+
+  it('when a patient who asked for a person then opted out, then the end of the pause sends them nothing', async () => {
+    const patient = '+15556200071';
+    await sms(patient, 'Can I speak to a human?');
+    await waitFor(() => to(patient).length === 1, { what: 'the handoff reply' });
+    await idle();
+    await sms(patient, 'STOP');
+    await idle();
+    await query(`update patient_state set paused_at = now() - interval '25 hours' where patient = $1`, [patient]);
+    await service.handoffWatch.tick();
+    await idle();
+    expect(to(patient)).toHaveLength(1);
+  });
+
+  it('when a staff reply cannot be sent, then the conversation shows it failed and the patient is still waiting', async () => {
+    const patient = '+15556200075';
+    await sms(patient, 'I would like to talk to a person');
+    await waitFor(() => to(patient).length === 1, { what: 'the handoff reply' });
+    await idle();
+    const staff = await signedIn();
+    const { id } = await conversationOf(staff, patient);
+    // Twilio refuses the number for good (21211: not a valid phone number), as it would a landline.
+    twilioApi.failWith = (_attempt, address) => (address === patient ? { status: 400, code: 21211, message: 'Invalid To Phone Number' } : undefined);
+    await staff.request(`/staff/api/conversations/${id}/reply`, { body: { body: 'Hello, this is Ana.' } });
+    const detail = await waitFor(async () => {
+      const { json } = await staff.request(`/staff/api/conversations/${id}`);
+      return json.messages.find((m: any) => m.origin === 'staff' && m.status === 'failed') ? json : undefined;
+    }, { what: 'the failed staff reply in the conversation' });
+    expect(detail.messages.find((m: any) => m.origin === 'staff')).toMatchObject({ text: 'Hello, this is Ana.', by: STAFF, status: 'failed' });
+    expect(detail).toMatchObject({ state: 'handoff', waitingSince: expect.any(String) });
+    twilioApi.failWith = undefined;
   });
 
   it('when staff sign out, then that session no longer works', async () => {
