@@ -11,7 +11,8 @@ import type { Logger } from '../logger.ts';
  */
 export function createConsoleEvents(deps: { readMarker: () => Promise<string>; logger: Logger; pollMs?: number }) {
   const pollMs = deps.pollMs ?? 1_000;
-  const clients = new Set<Response>();
+  /** Open streams, with the session each belongs to (so that signing out ends that session's streams). */
+  const clients = new Map<Response, string>();
   let marker: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let checking: Promise<void> | undefined;
@@ -22,7 +23,7 @@ export function createConsoleEvents(deps: { readMarker: () => Promise<string>; l
   async function check(): Promise<void> {
     try {
       const next = await deps.readMarker();
-      if (marker !== undefined && next !== marker) for (const client of clients) send(client, 'change', JSON.stringify({ at: new Date().toISOString() }));
+      if (marker !== undefined && next !== marker) for (const client of clients.keys()) send(client, 'change', JSON.stringify({ at: new Date().toISOString() }));
       marker = next;
     } catch (error) {
       deps.logger.warn({ err: error }, 'console live stream: could not read the change marker');
@@ -52,8 +53,8 @@ export function createConsoleEvents(deps: { readMarker: () => Promise<string>; l
   }
 
   return {
-    /** Takes a GET request's response as a stream until the client goes away. */
-    attach(res: Response): void {
+    /** Takes a GET request's response as a stream until the client goes away or `session` signs out. */
+    attach(res: Response, session: string): void {
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
@@ -62,7 +63,7 @@ export function createConsoleEvents(deps: { readMarker: () => Promise<string>; l
       });
       res.write('retry: 2000\n\n');
       const first = clients.size === 0;
-      clients.add(res);
+      clients.set(res, session);
       // A comment line now and then keeps proxies from closing an idle stream.
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 25_000);
       keepAlive.unref();
@@ -87,9 +88,13 @@ export function createConsoleEvents(deps: { readMarker: () => Promise<string>; l
     },
     /** Something changed here (a webhook stored, staff acted): tell the watchers without waiting for the poll. */
     poke,
+    /** Ends the streams of a session that signed out. */
+    end(session: string): void {
+      for (const [client, owner] of clients) if (owner === session) client.end();
+    },
     /** Ends every stream (shutdown). */
     close(): void {
-      for (const client of clients) client.end();
+      for (const client of clients.keys()) client.end();
       clients.clear();
       if (timer) clearInterval(timer);
       timer = undefined;

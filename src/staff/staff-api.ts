@@ -154,10 +154,11 @@ export function staffApi(deps: StaffApiDependencies): express.Router {
 
   router.post('/logout', async (_req, res) => {
     await deps.signIn.signOut(staffOf(res).token);
+    deps.events.end(staffOf(res).token);
     res.set('set-cookie', cookie('', 0)).status(204).end();
   });
 
-  router.get('/events', (_req, res) => deps.events.attach(res));
+  router.get('/events', (_req, res) => deps.events.attach(res, staffOf(res).token));
 
   router.get('/conversations', async (_req, res) => {
     const since = new Date(Date.now() - LIST_DAYS * 86_400_000);

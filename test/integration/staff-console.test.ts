@@ -468,11 +468,20 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
     twilioApi.failWith = undefined;
   });
 
-  it('when staff sign out, then that session no longer works', async () => {
+  it('when staff sign out, then that session no longer works and its live stream ends', async () => {
     const staff = await signedIn();
     expect((await staff.request('/staff/api/conversations')).status).toBe(200);
     const stolenCookie = staff.cookie;
+    const stream = await fetch(`${service.url}/staff/api/events`, { headers: { cookie: stolenCookie! } });
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = stream.body!.getReader();
+    let received = '';
+    while (!received.includes('event: ready')) received += new TextDecoder().decode((await reader.read()).value);
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return true;
+    })();
     expect((await staff.request('/staff/api/logout', { method: 'POST' })).status).toBe(204);
+    expect(await ended).toBe(true);
     const thief = createStaffClient(service.url);
     thief.cookie = stolenCookie;
     expect((await thief.request('/staff/api/conversations')).status).toBe(401);
