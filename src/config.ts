@@ -65,6 +65,8 @@ const schema = z.object({
   WORKER_CONCURRENCY: positiveInt(32),
   PATIENT_RATE_LIMIT_PER_MINUTE: positiveInt(20),
   HISTORY_TTL_DAYS: positiveInt(30),
+  // Twilio takes at most 1,600 characters a message: about 10 GSM-7 segments.
+  SMS_MAX_SEGMENTS: z.coerce.number().int().min(1, 'must be at least 1').max(10, 'must be at most 10 (Twilio takes 1,600 characters a message)').default(4),
   // An empty value is not 0 (keep forever): it is the default.
   RETENTION_DAYS: optionalString.transform((value) => Number(value ?? '365')).pipe(z.number().int().min(0)),
   SAFETY_PHRASES_FILE: z.string().trim().min(1).default('config/safety-phrases.json'),
@@ -109,6 +111,8 @@ export type Config = {
   patientRateLimitPerMinute: number;
   /** Conversation turns older than this are not used as memory. */
   historyTtlDays: number;
+  /** The longest SMS answer, in billed segments (a generated or offline answer is cut at a sentence to fit). */
+  smsMaxSegments: number;
   /** The text of messages, replies and reports older than this is purged (0: kept forever). */
   retentionDays: number;
   safetyPhrasesFile: string;
@@ -202,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: v.WORKER_CONCURRENCY,
     patientRateLimitPerMinute: v.PATIENT_RATE_LIMIT_PER_MINUTE,
     historyTtlDays: v.HISTORY_TTL_DAYS,
+    smsMaxSegments: v.SMS_MAX_SEGMENTS,
     retentionDays: v.RETENTION_DAYS,
     safetyPhrasesFile: v.SAFETY_PHRASES_FILE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,

@@ -16,6 +16,7 @@ import { metaVerificationRoute } from './channels/meta/meta-verification-route.t
 import { metaWebhook } from './channels/meta/meta-webhook.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
 import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
+import { smsSender } from './channels/sms/sms-sender.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
@@ -112,7 +113,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   // Without Twilio credentials replies are kept in the outbound table; npm run chat reads them back.
   const keepRepliesLocally = !(config.twilio.accountSid && config.twilio.authToken);
 
-  const senders = { twilio: twilioSender, meta: metaSender };
+  // Every SMS (replies, fixed replies, staff alerts) in GSM-7 punctuation, and its segments counted.
+  const senders = { twilio: smsSender(twilioSender, metrics), meta: metaSender };
   const alerts = createStaffAlerts(db);
   const alertDispatcher = createAlertDispatcher({
     alerts,

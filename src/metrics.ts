@@ -51,11 +51,18 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
       labelNames: ['verdict'],
       registers,
     }),
+    smsSegments: new Counter({
+      name: 'clinic_sms_segments_total',
+      help: 'SMS segments sent (what the operator bills), by encoding: gsm7 (153 characters a segment) or ucs2 (67)',
+      labelNames: ['encoding'],
+      registers,
+    }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
   // Known label sets start at 0, so that rate() and alerts see a series before its first event.
   for (const channel of ['twilio', 'meta']) for (const outcome of ['sent', 'failed']) metrics.replies.inc({ channel, outcome }, 0);
   for (const reason of ['offline', 'openai_error']) metrics.fallbacks.inc({ reason }, 0);
+  for (const encoding of ['gsm7', 'ucs2']) metrics.smsSegments.inc({ encoding }, 0);
   metrics.staffAlerts.inc({ route: 'direct', outcome: 'sent' }, 0);
   metrics.staffAlerts.inc({ route: 'direct', outcome: 'unreached' }, 0);
   return metrics;

@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.ts';
 import { guardAnswer, type GuardProblem } from '../safety/guard-answer.ts';
 import type { HistoryTurn } from '../store/inbox.ts';
 import type { Knowledge, Passage } from '../store/knowledge.ts';
-import { buildPrompt, systemPrompt } from './build-prompt.ts';
+import { buildPrompt, systemPrompt, type ReplyStyle } from './build-prompt.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { offlineAnswer } from './offline-answer.ts';
 import { acceptRewrite, buildRewritePrompt, looksLikeFollowUp, offlineFollowUpQuery } from './rewrite-query.ts';
@@ -17,6 +17,8 @@ export type PipelineDependencies = {
   knowledge: Knowledge;
   loadHistory: () => Promise<HistoryTurn[]>;
   clinic: ClinicDetails;
+  /** SMS: `maxLength` is the SMS_MAX_SEGMENTS budget, and the model is asked to keep within it. */
+  sms?: boolean;
   metrics: Metrics;
   logger: Logger;
 };
@@ -77,8 +79,9 @@ export async function answerQuestion(question: string, maxLength: number, deps: 
     return { text: offlineAnswer({ passages, clinic: deps.clinic, maxLength }), passages, query, fallback: 'offline', timings };
   }
   try {
-    const text = await timed(observe, 'generate', () => chat.complete(buildPrompt({ question, history, passages, clinic: deps.clinic })));
-    const guard = guardAnswer(text, { instructions: systemPrompt(deps.clinic), passages });
+    const style: ReplyStyle | undefined = deps.sms ? { maxCharacters: Math.floor(maxLength * 0.9), sms: true } : undefined;
+    const text = await timed(observe, 'generate', () => chat.complete(buildPrompt({ question, history, passages, clinic: deps.clinic, style })));
+    const guard = guardAnswer(text, { instructions: systemPrompt(deps.clinic, style), passages });
     if (guard) {
       logger.warn({ guard }, 'generated answer withheld by the safety guard; replying with the best passage');
       metrics.fallbacks.inc({ reason: 'guard' });

@@ -3,6 +3,10 @@ import { planAlerts, type AlertRoutes } from '../alerts/plan-alerts.ts';
 import type { AlertReason, StaffAlerts } from '../alerts/staff-alerts.ts';
 import type { ChannelName, Sender } from '../channels/channel.ts';
 import { addressesOf, phoneNumberOf } from '../channels/phone-number.ts';
+import { smsCharacters } from '../channels/sms/count-sms-segments.ts';
+import { fitSmsSegments } from '../channels/sms/fit-sms-segments.ts';
+import { isSms } from '../channels/sms/is-sms.ts';
+import { toGsm7 } from '../channels/sms/to-gsm7.ts';
 import { maskAddress, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { classifyMessage } from '../safety/classify-message.ts';
@@ -25,6 +29,8 @@ export type ResponderDependencies = {
   publicUrl: string | undefined;
   botMode: 'open' | 'staff-only';
   historyTtlDays: number;
+  /** The longest SMS answer, in billed segments. */
+  smsMaxSegments: number;
   phrases: SafetyPhrases;
   senders: Record<ChannelName, Sender>;
   inbox: Inbox;
@@ -199,7 +205,10 @@ export function createResponder(deps: ResponderDependencies) {
     // only raise the alarm, never lower it, and the answer never waits for it: if the answer is ready
     // first, it is sent, and an emergency verdict that follows still raises the alarm.
     const opinion = secondOpinion(message.body, log);
-    const answering = answerQuestion(message.body, maxLength, {
+    // SMS is billed per segment: the answer is asked for, and cut to, SMS_MAX_SEGMENTS.
+    const sms = isSms(message.channel, message.patient);
+    const answering = answerQuestion(message.body, sms ? Math.min(maxLength, smsCharacters(deps.smsMaxSegments, 'gsm7')) : maxLength, {
+      sms,
       embedder: deps.embedder,
       chat: deps.chat,
       knowledge: deps.knowledge,
@@ -222,8 +231,9 @@ export function createResponder(deps: ResponderDependencies) {
         lateEmergency(message, verdict, log).catch((error: unknown) => log.error({ err: error }, 'could not act on the late emergency verdict'));
       }
     });
-    let text = answer.text;
-    if (found.kind === 'symptom_question') text = `${text}\n\n${symptomNudge(clinic)}`;
+    // The symptom nudge is a safety line: the cut never takes it, only the answer before it.
+    const nudge = found.kind === 'symptom_question' ? `\n\n${symptomNudge(clinic)}` : '';
+    let text = sms ? fitSmsSegments(toGsm7(answer.text), deps.smsMaxSegments, { suffix: toGsm7(nudge) }) : `${answer.text}${nudge}`;
     if (isStaff && state.debug) text = `${text}\n\n${debugFooter(answer)}`;
     return answerReply(answer, text);
   };
@@ -253,7 +263,7 @@ export function createResponder(deps: ResponderDependencies) {
  * reply of ours would be a duplicate or an error. On WhatsApp, the confirmation is ours to send.
  */
 function confirmsKeywordsItself(message: ClaimedMessage): boolean {
-  return message.channel === 'twilio' && !message.patient.startsWith('whatsapp:');
+  return isSms(message.channel, message.patient);
 }
 
 function sinceDate(ttlDays: number, resetAt: string | null): string {

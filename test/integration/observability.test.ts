@@ -11,6 +11,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { startTestService, type LogLine, type TestService } from '../support/start-test-service.ts';
+import { sample } from '../support/metric-sample.ts';
 import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
 const CLINIC_NUMBER = '+15557654321';
@@ -18,17 +19,6 @@ const CLINIC_NUMBER = '+15557654321';
 const ANSWERED = { from: '+15551239876', body: 'Is spotting normal after my embryo transfer? marigold-71' };
 const FALLBACK = { from: '+15551238765', body: 'What happens at egg retrieval? juniper-42' };
 const UNDELIVERABLE = { from: '+15551237654', body: 'When do I start my injections? saffron-93' };
-
-/** The value of one sample in Prometheus text format, or undefined when the series has no such sample. */
-function sample(metrics: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of metrics.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => present[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 describe('logs, metrics and readiness', () => {
   let openai: FakeOpenAI;

@@ -22,6 +22,8 @@ describe('loadConfig', () => {
     [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
     [{ SUPABASE_URL: 'https://x.supabase.co' }, 'SUPABASE_SERVICE_ROLE_KEY'],
     [{ TWILIO_AUTH_TOKEN: 'abc' }, 'TWILIO_ACCOUNT_SID'],
+    [{ SMS_MAX_SEGMENTS: '0' }, 'SMS_MAX_SEGMENTS'],
+    [{ SMS_MAX_SEGMENTS: '11' }, 'SMS_MAX_SEGMENTS'],
   ])('when %j, then the error names %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(name);
   });
