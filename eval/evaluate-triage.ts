@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-
 import { z } from 'zod';
 
 import { markdownTable } from '../bench/markdown-table.ts';
+import { readJsonLines } from './read-json-lines.ts';
 import { classifyMessage, type MessageClass } from '../src/safety/classify-message.ts';
 import type { SafetyPhrases } from '../src/safety/load-safety-phrases.ts';
 
@@ -26,17 +25,9 @@ export type TriageResult = {
   misses: TriageMiss[];
 };
 
-/** A labelled set: one JSON object a line, `{ text, label, lang, kind? }`; a bad line is named by its number. */
+/** The triage set: one JSON object a line, `{ text, label, lang, kind? }`. */
 export function readLabelledSet(path: string): LabelledMessage[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .map((line, index) => ({ line, index }))
-    .filter(({ line }) => line.trim() !== '')
-    .map(({ line, index }) => {
-      const parsed = rowSchema.safeParse(JSON.parse(line));
-      if (!parsed.success) throw new Error(`${path}:${index + 1}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
-      return parsed.data;
-    });
+  return readJsonLines(path, rowSchema);
 }
 
 /**
