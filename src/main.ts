@@ -24,7 +24,9 @@ import { createApp } from './http/create-app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { phoneNumberOf } from './channels/phone-number.ts';
-import { assistantBackReply, failureReply } from './pipeline/fixed-replies.ts';
+import { assistantBackReply, failureReply, replyLanguage } from './pipeline/fixed-replies.ts';
+import { detectLanguage } from './language/detect-language.ts';
+import { shippedLanguages } from './language/load-languages.ts';
 import { createResponder } from './pipeline/respond-to-message.ts';
 import { kindToStore } from './safety/kind-to-store.ts';
 import { loadSafetyPhrases } from './safety/load-safety-phrases.ts';
@@ -55,6 +57,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   // Read before anything is opened: a broken phrase file must stop the start, not a patient's answer.
   const phrases = loadSafetyPhrases(config.safetyPhrasesFile);
+  // Likewise the language rules (config/languages.json): read now, so that a broken file stops the start.
+  shippedLanguages();
 
   const { db, kind: databaseKind, close: closeDatabase } = await openDatabase(config, {
     logger,
@@ -130,7 +134,8 @@ export async function start(config: Config, options: StartOptions = {}) {
     logger,
     metrics,
     concurrency: config.workerConcurrency,
-    failureReply: failureReply(config.clinic),
+    // In the message's own language: the database, and so the conversation's language, may be what failed.
+    failureReply: (message) => failureReply(config.clinic, replyLanguage(detectLanguage(message.body))),
     releaseOnShutdown: databaseKind === 'embedded',
     ...options.worker,
     answer: createResponder({

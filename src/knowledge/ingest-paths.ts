@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 
 import type { Embedder } from '../ai/models.ts';
 import type { Knowledge } from '../store/knowledge.ts';
+import { shippedLanguages } from '../language/load-languages.ts';
 import { chunkDocument, type ChunkingOptions } from './chunk-document.ts';
+import { documentLanguage } from './document-language.ts';
 import { embedMissingChunks, type EmbedMissingOptions } from './embed-missing-chunks.ts';
 import { findFiles, type FoundFiles } from './find-files.ts';
 import type { ProgressReporter } from './progress-reporter.ts';
@@ -94,8 +96,12 @@ export async function ingestPaths(
       skip(file.source, read.skipped);
       continue;
     }
-    const chunks = chunkDocument(read.document, options.chunking);
-    const contentHash = createHash('sha256').update(chunks.map((chunk) => chunk.contentHash).join('\n')).digest('hex');
+    const textSearch = shippedLanguages().byCode.get(documentLanguage(file.path, read.document))!.textSearch;
+    const chunks = chunkDocument(read.document, options.chunking).map((chunk) => ({ ...chunk, textSearch }));
+    // A document in another language than English has it in its hash: one stored before languages
+    // were told apart (indexed as English) is rewritten, with its own configuration, by the next run.
+    const hashed = [...chunks.map((chunk) => chunk.contentHash), ...(textSearch === 'english' ? [] : [`text_search:${textSearch}`])];
+    const contentHash = createHash('sha256').update(hashed.join('\n')).digest('hex');
     const existing = stored.get(file.source);
     let outcome: 'added' | 'changed' | 'unchanged';
     if (existing?.contentHash === contentHash) {

@@ -18,7 +18,8 @@ import type { PatientStates } from '../store/patient-state.ts';
 import { answerQuestion, type Answer } from './answer-question.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { answerReply, fixedReply, type Reply } from './reply.ts';
-import { emergencyReply, handoffReply, mediaReply, optInReply, optOutReply, symptomNudge, throttleNotice } from './fixed-replies.ts';
+import { emergencyReply, handoffReply, mediaReply, optInReply, optOutReply, replyLanguage, symptomNudge, throttleNotice } from './fixed-replies.ts';
+import { detectLanguage } from '../language/detect-language.ts';
 
 export type ResponderDependencies = {
   clinic: ClinicDetails;
@@ -85,29 +86,42 @@ export function createResponder(deps: ResponderDependencies) {
     }
   }
 
+  /**
+   * The language to answer in: the message's own, else the conversation's (kept on the inbox row).
+   * Never fails: without the database, the message's own or English.
+   */
+  function languageOf(message: ClaimedMessage, log: Logger): Promise<string | undefined> {
+    const detected = detectLanguage(message.body);
+    return deps.inbox.language(message.id, detected).catch((error: unknown) => {
+      log.warn({ err: error }, "could not read the conversation's language");
+      return detected;
+    });
+  }
+
   /** The fixed emergency reply. The staff alerts are stored first (one write), then sent by the dispatcher while the reply goes out. */
-  async function emergency(message: ClaimedMessage, category: 'medical' | 'self_harm', source: string, log: Logger): Promise<Reply | null> {
+  async function emergency(message: ClaimedMessage, category: 'medical' | 'self_harm', source: string, log: Logger, language: Promise<string | undefined>): Promise<Reply | null> {
     metrics.emergencies.inc();
     log.warn({ category, source, from: maskAddress(message.patient) }, 'emergency message: fixed reply and staff alert');
-    const [state] = await Promise.all([
+    const [state, , code] = await Promise.all([
       // The reply must not depend on a database read: if the state cannot be read, reply anyway.
       patientStates.get(message.channel, message.patient).catch((error: unknown) => {
         log.error({ err: error }, 'could not read the patient state; sending the emergency reply anyway');
         return undefined;
       }),
       raiseAlerts(message, category === 'self_harm' ? 'self_harm' : 'emergency', log),
+      language,
     ]);
     // Someone who opted out has asked for no messages; staff have the alert and can call.
-    return state?.optedOut ? null : fixedReply(emergencyReply(clinic, category));
+    return state?.optedOut ? null : fixedReply(emergencyReply(clinic, category, replyLanguage(code)));
   }
 
   /**
    * The model's opinion came after the answer was sent and says emergency: the alarm is raised all the
    * same, and the patient gets the emergency reply as a second message.
    */
-  async function lateEmergency(message: ClaimedMessage, verdict: Exclude<TriageVerdict, 'none'>, log: Logger): Promise<void> {
+  async function lateEmergency(message: ClaimedMessage, verdict: Exclude<TriageVerdict, 'none'>, log: Logger, language: Promise<string | undefined>): Promise<void> {
     const category = verdict === 'self_harm' ? 'self_harm' : 'medical';
-    const reply = await emergency(message, category, 'model (after the answer)', log);
+    const reply = await emergency(message, category, 'model (after the answer)', log, language);
     if (reply === null) return;
     const sender = deps.senders[message.channel];
     const { providerMessageId } = await sender.send({ from: message.business, to: message.patient, body: reply.text });
@@ -156,23 +170,25 @@ export function createResponder(deps: ResponderDependencies) {
     const log = logger.child({ inboxId: message.id });
     const found = classifyMessage(message.body, deps.phrases);
     const isStaff = staff.has(phoneNumberOf(message.patient));
+    const languageCode = languageOf(message, log);
 
     if (found.kind === 'emergency' || message.kind === 'emergency') {
       const category = found.kind === 'emergency' ? found.category : 'medical';
-      return emergency(message, category, found.kind === 'emergency' ? `rules: ${found.rule}` : 'rules', log);
+      return emergency(message, category, found.kind === 'emergency' ? `rules: ${found.rule}` : 'rules', log, languageCode);
     }
 
-    const state = await patientStates.get(message.channel, message.patient);
+    const [state, code] = await Promise.all([patientStates.get(message.channel, message.patient), languageCode]);
+    const language = replyLanguage(code);
     if (found.kind === 'opt_out') {
       await patientStates.set(message.channel, message.patient, { optedOut: true });
       log.info('patient opted out');
-      return confirmsKeywordsItself(message) ? null : fixedReply(optOutReply());
+      return confirmsKeywordsItself(message) ? null : fixedReply(optOutReply(language));
     }
     // "yes" is one of Twilio's opt-in words, but from someone who never opted out it is just a reply.
     if (found.kind === 'opt_in' && (state.optedOut || found.keyword !== 'yes')) {
       await patientStates.set(message.channel, message.patient, { optedOut: false });
       log.info('patient opted in');
-      return confirmsKeywordsItself(message) ? null : fixedReply(optInReply(clinic));
+      return confirmsKeywordsItself(message) ? null : fixedReply(optInReply(clinic, language));
     }
     if (state.optedOut) return null;
 
@@ -188,15 +204,15 @@ export function createResponder(deps: ResponderDependencies) {
       log.info('not answered: conversation handed to a person');
       return null;
     }
-    if (message.kind === 'throttle_notice') return fixedReply(throttleNotice(clinic));
+    if (message.kind === 'throttle_notice') return fixedReply(throttleNotice(clinic, language));
     if (found.kind === 'handoff') {
       await patientStates.set(message.channel, message.patient, { paused: true });
       metrics.handoffs.inc();
       log.info('handoff requested: bot paused for this patient');
       await raiseAlerts(message, 'handoff', log);
-      return fixedReply(handoffReply(clinic));
+      return fixedReply(handoffReply(clinic, language));
     }
-    if (message.kind === 'media') return fixedReply(mediaReply(clinic));
+    if (message.kind === 'media') return fixedReply(mediaReply(clinic, language));
 
     // An answer will follow: on WhatsApp, show the message as read with a typing indicator meanwhile.
     deps.senders[message.channel].acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
@@ -205,10 +221,13 @@ export function createResponder(deps: ResponderDependencies) {
     // only raise the alarm, never lower it, and the answer never waits for it: if the answer is ready
     // first, it is sent, and an emergency verdict that follows still raises the alarm.
     const opinion = secondOpinion(message.body, log);
-    // SMS is billed per segment: the answer is asked for, and cut to, SMS_MAX_SEGMENTS.
+    // SMS is billed per segment: the answer is asked for, and cut to, SMS_MAX_SEGMENTS. English fits
+    // GSM-7; Spanish accents make a message UCS-2, with less than half the characters a segment.
     const sms = isSms(message.channel, message.patient);
-    const answering = answerQuestion(message.body, sms ? Math.min(maxLength, smsCharacters(deps.smsMaxSegments, 'gsm7')) : maxLength, {
+    const smsBudget = smsCharacters(deps.smsMaxSegments, language === 'en' ? 'gsm7' : 'ucs2');
+    const answering = answerQuestion(message.body, sms ? Math.min(maxLength, smsBudget) : maxLength, {
       sms,
+      ...(code ? { language: code } : {}),
       embedder: deps.embedder,
       chat: deps.chat,
       knowledge: deps.knowledge,
@@ -220,7 +239,7 @@ export function createResponder(deps: ResponderDependencies) {
     const first = await Promise.race([answering.then((answer) => ({ answer })), ...(opinion ? [opinion.inTime.then((verdict) => ({ verdict }))] : [])]);
     if ('verdict' in first && first.verdict && first.verdict !== 'none') {
       answering.catch(() => undefined);
-      return emergency(message, first.verdict === 'self_harm' ? 'self_harm' : 'medical', 'model', log);
+      return emergency(message, first.verdict === 'self_harm' ? 'self_harm' : 'medical', 'model', log, languageCode);
     }
     const answer = await answering;
     // Not yet heard in time (the answer was quicker, or the budget ran out): a verdict that comes later
@@ -228,11 +247,11 @@ export function createResponder(deps: ResponderDependencies) {
     const decided = 'verdict' in first && first.verdict !== undefined;
     opinion?.eventually.then((verdict) => {
       if (!decided && verdict && verdict !== 'none') {
-        lateEmergency(message, verdict, log).catch((error: unknown) => log.error({ err: error }, 'could not act on the late emergency verdict'));
+        lateEmergency(message, verdict, log, languageCode).catch((error: unknown) => log.error({ err: error }, 'could not act on the late emergency verdict'));
       }
     });
     // The symptom nudge is a safety line: the cut never takes it, only the answer before it.
-    const nudge = found.kind === 'symptom_question' ? `\n\n${symptomNudge(clinic)}` : '';
+    const nudge = found.kind === 'symptom_question' ? `\n\n${symptomNudge(clinic, language)}` : '';
     let text = sms ? fitSmsSegments(toGsm7(answer.text), deps.smsMaxSegments, { suffix: toGsm7(nudge) }) : `${answer.text}${nudge}`;
     if (isStaff && state.debug) text = `${text}\n\n${debugFooter(answer)}`;
     return answerReply(answer, text);

@@ -2,21 +2,30 @@ import type { ChatMessage } from '../ai/models.ts';
 import type { HistoryTurn } from '../store/inbox.ts';
 import { asData } from './build-prompt.ts';
 
-/** Marks the rewrite request, so that logs and test fakes can tell it from an answer. */
-export const REWRITE_INSTRUCTION =
-  "Rewrite the patient's last message as one standalone search query for a fertility clinic's documents, " +
-  'using the earlier conversation only to fill in what the message refers to (it, that, this treatment). ' +
-  'Keep the language of the message. Answer with the query alone. If the message already stands alone, repeat it unchanged.';
+/**
+ * The rewrite request's instructions ("standalone search query" marks it, so that logs and test fakes
+ * can tell it from an answer). `translateTo`: the documents' language, when the patient writes in
+ * another; the same step then translates the query, so that full-text search finds their words.
+ */
+export function rewriteInstruction(translateTo?: string): string {
+  return (
+    "Rewrite the patient's last message as one standalone search query for a fertility clinic's documents, " +
+    'using the earlier conversation only to fill in what the message refers to (it, that, this treatment). ' +
+    (translateTo
+      ? `Write the query in ${translateTo}, the language of the documents, whatever the language of the message. Answer with the query alone.`
+      : 'Keep the language of the message. Answer with the query alone. If the message already stands alone, repeat it unchanged.')
+  );
+}
 
 /**
  * A follow-up ("how much does it cost?" after a question about IVF) searches badly on its own; the
  * model turns it into a standalone query with the conversation as context. Everything the patient
  * wrote is data inside tags, as in the answer prompt.
  */
-export function buildRewritePrompt(question: string, history: HistoryTurn[]): ChatMessage[] {
+export function buildRewritePrompt(question: string, history: HistoryTurn[], translateTo?: string): ChatMessage[] {
   const transcript = history.map((turn) => `${turn.role === 'user' ? 'Patient' : 'Assistant'}: ${asData(turn.content)}`).join('\n');
   return [
-    { role: 'system', content: REWRITE_INSTRUCTION },
+    { role: 'system', content: rewriteInstruction(translateTo) },
     { role: 'user', content: `<conversation>\n${transcript}\n</conversation>\n\n<patient_message>\n${asData(question)}\n</patient_message>` },
   ];
 }

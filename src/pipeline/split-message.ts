@@ -40,13 +40,13 @@ function safeCut(text: string, limit: number): number {
   return code >= 0xd800 && code <= 0xdbff ? limit - 1 : limit;
 }
 
-/** Cuts `text` to at most `limit` code units at a word boundary, with an ellipsis. */
-export function truncate(text: string, limit: number): string {
+/** Cuts `text` to at most `limit` code units at a word boundary, with an ellipsis ("..." on SMS, where "…" is not GSM-7). */
+export function truncate(text: string, limit: number, ellipsis = '…'): string {
   if (text.length <= limit) return text;
-  const cut = safeCut(text, limit - 1);
+  const cut = safeCut(text, limit - ellipsis.length);
   const head = text.slice(0, cut);
   // The head ends on a whole word when the next character is a space; else drop the partial word.
   const endsOnWord = /\s/.test(text.charAt(cut));
   const space = head.lastIndexOf(' ');
-  return `${(endsOnWord || space <= limit / 2 ? head : head.slice(0, space)).trimEnd()}…`;
+  return `${(endsOnWord || space <= limit / 2 ? head : head.slice(0, space)).trimEnd()}${ellipsis}`;
 }

@@ -109,6 +109,14 @@ export function createInbox(db: Database) {
       });
     },
 
+    /**
+     * The language to answer message `id` in: `detected` when the message showed one, else the
+     * conversation's latest known language (undefined when it never showed one). Kept on the row.
+     */
+    async language(id: number, detected: string | undefined): Promise<string | undefined> {
+      return (await db.call<{ language: string | null }>('inbox_language', { p_id: id, p_detected: detected ?? null })).language ?? undefined;
+    },
+
     async recordOutbound(part: {
       inboxId: number | null; channel: ChannelName; conversation: string; body: string;
       providerMessageId?: string; status?: string; error?: string;

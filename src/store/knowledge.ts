@@ -9,9 +9,12 @@ export type Passage = {
   score: number;
   fullTextRank: number | null;
   semanticRank: number | null;
+  /** The text search configuration of the passage's language (english, spanish…). */
+  textSearch?: string;
 };
 
-export type ChunkInput = { position: number; title: string; heading: string; content: string; contentHash: string; embedding?: number[] };
+/** `textSearch`: the configuration the chunk is indexed with, its document's language (default english). */
+export type ChunkInput = { position: number; title: string; heading: string; content: string; contentHash: string; textSearch?: string; embedding?: number[] };
 
 export type StoredDocument = { source: string; title: string; contentHash: string; chunks: number; missingEmbeddings: number };
 
@@ -20,9 +23,17 @@ export type ChunkToEmbed = { id: number; title: string; heading: string; content
 /** Search and ingestion, as typed calls to the SQL functions in supabase/migrations. */
 export function createKnowledge(db: Database) {
   return {
-    /** Hybrid search; without an embedding, full-text only (offline mode). */
-    async search(query: string, embedding: number[] | undefined, matchCount = 5): Promise<Passage[]> {
-      return db.call('hybrid_search', { p_query: query, p_embedding: embedding, p_match_count: matchCount });
+    /**
+     * Hybrid search; without an embedding, full-text only (offline mode). `textSearch` lists the
+     * configurations chunks may be indexed with: each parses the query for its own chunks.
+     */
+    async search(query: string, embedding: number[] | undefined, options: { matchCount?: number; textSearch?: string[] } = {}): Promise<Passage[]> {
+      return db.call('hybrid_search', { p_query: query, p_embedding: embedding, p_match_count: options.matchCount ?? 5, p_text_search: options.textSearch ?? ['english'] });
+    },
+
+    /** The configurations the chunks are indexed with (the documents' languages), most chunks first. */
+    async textSearchConfigurations(): Promise<{ textSearch: string; chunks: number }[]> {
+      return db.call('knowledge_text_search');
     },
 
     async ingestDocument(document: { source: string; title: string; contentHash: string; chunks: ChunkInput[] }) {

@@ -28,7 +28,7 @@ export type InboxWorkerOptions = {
   maxAttempts?: number;
   retryBaseDelayMs?: number;
   /** Sent when a message fails for good before any reply was generated, so the patient is never left with silence. */
-  failureReply: string;
+  failureReply: (message: ClaimedMessage) => string;
   /**
    * Whether a shutdown that times out hands the unfinished messages back at once. Right for the
    * embedded database (this process is the only one, and it is exiting); on a shared database another
@@ -158,9 +158,10 @@ export function createInboxWorker(options: InboxWorkerOptions) {
   /** Best effort, once: the pipeline itself failed (say the database), so the patient hears something. */
   async function sendFailureReply(message: ClaimedMessage, sender: Sender, log: Logger) {
     try {
-      const { providerMessageId } = await sender.send({ from: message.business, to: message.patient, body: options.failureReply });
+      const body = options.failureReply(message);
+      const { providerMessageId } = await sender.send({ from: message.business, to: message.patient, body });
       metrics.replies.inc({ channel: message.channel, outcome: 'sent' });
-      await inbox.recordOutbound({ inboxId: message.id, channel: message.channel, conversation: message.conversation, body: options.failureReply, providerMessageId });
+      await inbox.recordOutbound({ inboxId: message.id, channel: message.channel, conversation: message.conversation, body, providerMessageId });
     } catch (error) {
       log.error({ err: error }, 'could not send the failure reply either');
     }

@@ -123,7 +123,8 @@ describe('clinic safety, handoff, staff commands, memory', () => {
 
       await send(STAFF, `#resume ${patient}`);
       await waitFor(() => repliesTo(STAFF).length === 1, { what: 'staff confirmation' });
-      expect(repliesTo(STAFF)[0]!.body).toBe('Resumed the assistant for …0010.');
+      // An SMS: the masked number's ellipsis in GSM-7, as three dots.
+      expect(repliesTo(STAFF)[0]!.body).toBe('Resumed the assistant for ...0010.');
       await send(patient, 'When do I start my injections?');
       await waitFor(() => repliesTo(patient).length === 2, { what: 'answered again' });
       expect(repliesTo(patient)[1]!.body).toMatch(/^\[fake model\] From "Fertility Medications/);
@@ -144,12 +145,13 @@ describe('clinic safety, handoff, staff commands, memory', () => {
       await send(STAFF, 'What happens at egg retrieval?');
       await waitFor(() => repliesTo(STAFF).length === 2, { what: 'answer' });
       const answer = repliesTo(STAFF)[1]!.body;
-      expect(answer).toMatch(/— debug —\nsources:\n1\. Egg Retrieval/);
+      // An SMS: the footer's dashes in GSM-7.
+      expect(answer).toMatch(/- debug -\nsources:\n1\. Egg Retrieval/);
       expect(answer).toMatch(/stages: .*embed \d+ms.*history \d+ms.*search \d+ms.*generate \d+ms/);
       await send(STAFF, '#debug off');
       await send(STAFF, 'What is OHSS?');
       await waitFor(() => repliesTo(STAFF).length === 4, { what: 'answer without footer' });
-      expect(repliesTo(STAFF)[3]!.body).not.toContain('— debug —');
+      expect(repliesTo(STAFF)[3]!.body).not.toContain('- debug -');
     });
 
     it('when staff send #reset, then their earlier turns are no longer used as memory', async () => {

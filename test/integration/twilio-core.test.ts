@@ -118,10 +118,11 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
     expect(openai.maxInFlight).toBeGreaterThanOrEqual(2);
   });
 
+  // On WhatsApp: an SMS answer is cut to SMS_MAX_SEGMENTS long before 1,600 characters (sms-cost.test.ts).
   it('when the answer is long, then it is split at paragraph or sentence boundaries, each part within 1,600 characters', async () => {
     const paragraphs = Array.from({ length: 8 }, (_, i) => `Paragraph ${i + 1}. ${'The clinic team will guide you through each step. '.repeat(8).trim()}`);
     openai.chatReply = () => paragraphs.join('\n\n');
-    await postTwilioWebhook(service.url, { From: '+15551230006', To: CLINIC_NUMBER, Body: 'Tell me everything about IVF' }, { authToken: twilioApi.authToken });
+    await postTwilioWebhook(service.url, { From: 'whatsapp:+15551230006', To: WHATSAPP_CLINIC, Body: 'Tell me everything about IVF' }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
     await waitFor(() => service.worker.busy === 0 && twilioApi.messages.length >= 2, { what: 'all parts sent' });
     const parts = twilioApi.messages.map((m) => m.body);
     expect(parts.length).toBeGreaterThanOrEqual(2);
