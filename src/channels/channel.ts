@@ -11,13 +11,20 @@ export type InboundMessage = {
   business: string;
   body: string;
   /**
-   * 'text'; 'media' for anything the assistant cannot read (images, audio, documents…). Set when the
-   * message is stored, from the safety phrases: 'emergency' (jumps its conversation's queue) and
-   * 'command' (STOP, START, a request for a person, a staff #command: never merged into a burst).
+   * 'text'; 'captioned' for the words sent with a photo, video or file (answered, with a line that the
+   * file itself was not read); 'voice' for a voice note (`media`, transcribed by the worker: its
+   * transcript becomes the body); 'media' for anything else the assistant cannot read (a photo without
+   * words, a sticker, a location, a contact card). Set when the message is stored, from the safety
+   * phrases: 'emergency' (jumps its conversation's queue) and 'command' (STOP, START, a request for a
+   * person, a staff #command: never merged into a burst).
    * ('outgoing' is not a patient's message: a staff reply queued in the inbox, see staff_reply.)
    */
-  kind: 'text' | 'media' | 'emergency' | 'command';
+  kind: 'text' | 'captioned' | 'voice' | 'media' | 'emergency' | 'command';
+  /** A voice note's audio: where the provider keeps it (Twilio's MediaUrl0, or a Meta media id). */
+  media?: InboundMedia;
 };
+
+export type InboundMedia = { contentType: string } & ({ url: string } | { id: string });
 
 export type DeliveryStatus = {
   channel: ChannelName;

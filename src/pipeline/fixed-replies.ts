@@ -51,6 +51,13 @@ export function symptomNudge(clinic: ClinicDetails, language: ReplyLanguage = 'e
     : `If it is heavy, severe or getting worse, please call ${clinic.emergencyPhone} now rather than waiting for a text.`;
 }
 
+/** Added to the answer to words sent with a photo, video or file, which the assistant cannot open. */
+export function attachmentNote(language: ReplyLanguage = 'en'): string {
+  return language === 'es'
+    ? 'No puedo abrir fotos ni archivos, así que he respondido solo a lo que escribió.'
+    : "I can't open photos or files, so I have answered only what you wrote.";
+}
+
 export function optOutReply(language: ReplyLanguage = 'en'): string {
   return language === 'es'
     ? 'No recibirá más mensajes nuestros. Responda START cuando quiera volver a recibirlos.'

@@ -18,7 +18,7 @@ import type { PatientStates } from '../store/patient-state.ts';
 import { answerQuestion, type Answer } from './answer-question.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { answerReply, fixedReply, type Reply } from './reply.ts';
-import { emergencyReply, handoffReply, mediaReply, optInReply, optOutReply, replyLanguage, symptomNudge, throttleNotice } from './fixed-replies.ts';
+import { attachmentNote, emergencyReply, handoffReply, mediaReply, optInReply, optOutReply, replyLanguage, symptomNudge, throttleNotice } from './fixed-replies.ts';
 import { detectLanguage } from '../language/detect-language.ts';
 
 export type ResponderDependencies = {
@@ -212,7 +212,8 @@ export function createResponder(deps: ResponderDependencies) {
       await raiseAlerts(message, 'handoff', log);
       return fixedReply(handoffReply(clinic, language));
     }
-    if (message.kind === 'media') return fixedReply(mediaReply(clinic, language));
+    // A voice note not (yet) transcribed is, for now, media like any other.
+    if (message.kind === 'media' || (message.kind === 'voice' && message.body.trim() === '')) return fixedReply(mediaReply(clinic, language));
 
     // An answer will follow: on WhatsApp, show the message as read with a typing indicator meanwhile.
     deps.senders[message.channel].acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));
@@ -252,7 +253,8 @@ export function createResponder(deps: ResponderDependencies) {
     });
     // The symptom nudge is a safety line: the cut never takes it, only the answer before it.
     const nudge = found.kind === 'symptom_question' ? `\n\n${symptomNudge(clinic, language)}` : '';
-    let text = sms ? fitSmsSegments(toGsm7(answer.text), deps.smsMaxSegments, { suffix: toGsm7(nudge) }) : `${answer.text}${nudge}`;
+    const note = message.kind === 'captioned' ? `\n\n${attachmentNote(language)}` : '';
+    let text = sms ? fitSmsSegments(toGsm7(answer.text), deps.smsMaxSegments, { suffix: toGsm7(`${nudge}${note}`) }) : `${answer.text}${nudge}${note}`;
     if (isStaff && state.debug) text = `${text}\n\n${debugFooter(answer)}`;
     return answerReply(answer, text);
   };

@@ -176,16 +176,18 @@ describe('WhatsApp Cloud API (Meta) channel', () => {
     await graph.waitForMessages(9);
     await waitFor(() => service.worker.busy === 0, { what: 'worker idle' });
     const replies = Object.fromEntries(graph.messages.map((m) => [m.to, m.body]));
-    for (const media of ['15551230601', '15551230602', '15551230603', '15551230604', '15551230609', '15551230610']) {
+    for (const media of ['15551230601', '15551230603', '15551230604', '15551230609', '15551230610']) {
       expect(replies[media], media).toMatch(MEDIA_REPLY);
     }
+    // The document's caption is answered, with a line that the file itself was not read.
+    expect(replies['15551230602']).toMatch(/^\[fake model\] From "[\s\S]*\n\nI can't open photos or files, so I have answered only what you wrote\.$/);
     for (const asText of ['15551230606', '15551230607', '15551230608']) {
       expect(replies[asText], asText).toMatch(/^\[fake model\] From "/);
     }
     expect(replies['15551230608']).toMatch(/^\[fake model\] From "Egg Retrieval/i);
     // The choices reached the model as the patient's words.
     const asked = openai.calls.filter((call) => call.path.endsWith('/chat/completions') && isAnswerRequest(call.body)).map((call) => lastPatientMessage(call.body));
-    expect(asked).toEqual(expect.arrayContaining(['Opening hours', 'Costs and payment', 'What happens at egg retrieval?']));
+    expect(asked).toEqual(expect.arrayContaining(['Opening hours', 'Costs and payment', 'What happens at egg retrieval?', 'My lab results']));
     expect(replies).not.toHaveProperty('15551230605'); // the 👍
     expect(replies).not.toHaveProperty('15551230611'); // the system message
     expect(graph.messages).toHaveLength(9);

@@ -18,6 +18,7 @@ const all = (language: replies.ReplyLanguage) => ({
   optOut: replies.optOutReply(language),
   optIn: replies.optInReply(clinic, language),
   failure: replies.failureReply(clinic, language),
+  attachment: replies.attachmentNote(language),
 });
 
 describe('fixed replies', () => {

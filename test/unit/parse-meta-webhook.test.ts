@@ -63,12 +63,13 @@ describe('parseMetaWebhook', () => {
     expect(message).toMatchObject({ kind: 'media', body: '', patient: '15551230501', business: CLINIC_PHONE_NUMBER_ID });
   });
 
-  it('when non-text messages arrive, then button and list replies are their text, reactions are dropped and everything else is media', () => {
+  it('when non-text messages arrive, then button and list replies are their text, a voice note is audio, a caption is words, reactions are dropped and everything else is media', () => {
     const content = parse(metaFixture('non-text-messages'));
     const byPatient = Object.fromEntries(content.messages.map((m) => [m.patient, { kind: m.kind, body: m.body }]));
+    expect(content.messages.find((m) => m.kind === 'voice')!.media).toEqual({ contentType: 'audio/ogg; codecs=opus', id: '1003384491803557' });
     expect(byPatient).toEqual({
-      '15551230601': { kind: 'media', body: '' }, // voice note
-      '15551230602': { kind: 'media', body: 'My lab results' }, // document: the caption is kept, the answer is the media one
+      '15551230601': { kind: 'voice', body: '' }, // voice note: transcribed by the worker
+      '15551230602': { kind: 'captioned', body: 'My lab results' }, // document: the caption is answered, the file is not read
       '15551230603': { kind: 'media', body: '' }, // location
       '15551230604': { kind: 'media', body: '' }, // sticker
       '15551230606': { kind: 'text', body: 'Opening hours' }, // button reply
@@ -79,6 +80,15 @@ describe('parseMetaWebhook', () => {
     });
     // The reaction (…605) needs no answer; the system message (…611) is not the patient's and is named.
     expect(content.ignored).toEqual(['entry[0].changes[0].messages[10]: type "system" is not handled']);
+  });
+
+  it('when a message is edited, then the new words are a new message (its own wamid); when one is deleted, then nothing is stored or said', () => {
+    const content = parse(metaFixture('edit-and-revoke'));
+    expect(content.messages.map((m) => ({ id: m.providerMessageId.slice(-8), kind: m.kind, body: m.body }))).toEqual([
+      { id: 'MDA3MQA=', kind: 'text', body: 'When do I start my injections? (edited)' },
+      { id: 'MDA3MgA=', kind: 'captioned', body: 'Is this bruise normal?' },
+    ]);
+    expect(content.ignored).toEqual([]);
   });
 
   it('when a change is not about messages, then nothing is stored and each change is named, without its content', () => {

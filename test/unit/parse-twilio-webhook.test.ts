@@ -20,10 +20,12 @@ describe('parseTwilioWebhook', () => {
     expect(messages[0]).toMatchObject({ patient: 'whatsapp:+15551234567', business: 'whatsapp:+14155238886' });
   });
 
-  it('when NumMedia > 0, then the message is media, with or without a caption (a caption is about a file the assistant cannot see)', () => {
+  it('when NumMedia > 0, then a caption is words to answer, audio is a voice note, and a file alone is media', () => {
     const media = (params: Record<string, string>) => parseTwilioWebhook(form({ MessageSid: SID, From: '+15551234567', To: '+15557654321', ...params })).messages[0]!;
-    expect(media({ Body: '', NumMedia: '1' }).kind).toBe('media');
-    expect(media({ Body: 'my lab results', NumMedia: '2' })).toMatchObject({ kind: 'media', body: 'my lab results' });
+    expect(media({ Body: '', NumMedia: '1', MediaContentType0: 'image/jpeg' }).kind).toBe('media');
+    expect(media({ Body: 'my lab results', NumMedia: '2', MediaContentType0: 'image/jpeg' })).toMatchObject({ kind: 'captioned', body: 'my lab results' });
+    const url = 'https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0123456789abcdef0123456789abcdef/Media/ME0123456789abcdef0123456789abcdef';
+    expect(media({ Body: '', NumMedia: '1', MediaContentType0: 'audio/ogg', MediaUrl0: url })).toMatchObject({ kind: 'voice', media: { contentType: 'audio/ogg', url } });
     expect(media({ Body: 'What is IVF?' }).kind).toBe('text');
     // A location share: no words, no media.
     expect(media({ Body: '', Latitude: '51.5', Longitude: '-0.12' }).kind).toBe('media');

@@ -15,9 +15,8 @@ const valueSchema = z.object({
   statuses: z.array(z.unknown()).optional(),
 });
 const captioned = z.object({ caption: z.string().optional() }).optional();
-const messageSchema = z.object({
-  from: z.string().min(1),
-  id: z.string().min(1),
+/** What a message says, as a message or as the new version of an edited one. */
+const contentSchema = z.object({
   type: z.string(),
   text: z.object({ body: z.string() }).optional(),
   interactive: z
@@ -27,14 +26,21 @@ const messageSchema = z.object({
   image: captioned,
   video: captioned,
   document: captioned,
+  audio: z.object({ id: z.string().min(1), mime_type: z.string().default('audio/ogg') }).optional(),
 });
+const messageSchema = contentSchema.extend({
+  from: z.string().min(1),
+  id: z.string().min(1),
+  edit: z.object({ message: z.unknown() }).optional(),
+});
+type Content = z.infer<typeof contentSchema>;
 const statusSchema = z.object({
   id: z.string().min(1),
   status: z.string().regex(/^[a-z_]{2,20}$/),
   errors: z.array(z.object({ code: z.number(), title: z.string().optional(), message: z.string().optional() })).optional(),
 });
 
-type Content = Required<WebhookContent>;
+type Parsed = Required<WebhookContent>;
 
 /**
  * A WhatsApp Cloud API webhook: every entry, every change and every message and status in them. A body
@@ -42,7 +48,7 @@ type Content = Required<WebhookContent>;
  * answered 200 with the reasons in `ignored`, never an error.
  */
 export function parseMetaWebhook(request: WebhookRequest): WebhookContent {
-  const content: Content = { messages: [], statuses: [], ignored: [] };
+  const content: Parsed = { messages: [], statuses: [], ignored: [] };
   const envelope = envelopeSchema.safeParse(parseJson(request.rawBody));
   if (!envelope.success || envelope.data.object !== 'whatsapp_business_account') {
     content.ignored.push('not a WhatsApp Business Account update');
@@ -56,7 +62,7 @@ export function parseMetaWebhook(request: WebhookRequest): WebhookContent {
   return content;
 }
 
-function readChange(rawChange: unknown, at: string, content: Content): void {
+function readChange(rawChange: unknown, at: string, content: Parsed): void {
   const change = changeSchema.safeParse(rawChange);
   if (!change.success) return void content.ignored.push(`${at}: not a change`);
   if (change.data.field !== 'messages') return void content.ignored.push(`${at}: field ${label(change.data.field)} is not handled`);
@@ -78,40 +84,55 @@ function readChange(rawChange: unknown, at: string, content: Content): void {
 
 /**
  * A patient's message as the inbox stores it, undefined when it needs no answer, or why it was skipped.
- * Button and list replies are the text they carry. Anything else the assistant cannot read (image,
- * audio, video, document, sticker, location, contacts, "unsupported"…) is 'media' and gets the kind
- * "text only, please" answer, a caption included: the caption is about a file the assistant cannot see.
+ * An edited message is a new message (its own wamid) with the new words; a deleted one is dropped.
  */
 function readMessage(rawMessage: unknown, business: string): InboundMessage | string | undefined {
   const parsed = messageSchema.safeParse(rawMessage);
   if (!parsed.success) return 'not a readable message';
   const message = parsed.data;
-  const inbound = (kind: InboundMessage['kind'], body: string): InboundMessage => ({
-    channel: 'meta',
-    providerMessageId: message.id,
-    patient: message.from,
-    business,
-    body,
-    kind,
-  });
-  switch (message.type) {
+  // The patient took a message back: nothing to answer, nothing to say about it.
+  if (message.type === 'revoke') return undefined;
+  let content: Content = message;
+  if (message.type === 'edit') {
+    const edited = contentSchema.safeParse(message.edit?.message);
+    if (!edited.success) return 'edit without a readable message';
+    content = edited.data;
+  }
+  const read = readContent(content);
+  if (read === undefined || typeof read === 'string') return read;
+  return { channel: 'meta', providerMessageId: message.id, patient: message.from, business, ...read };
+}
+
+/**
+ * Button and list replies are the text they carry; a voice note is audio to transcribe; the words sent
+ * with a photo, video or file are answered (the file is not read). Anything else the assistant cannot
+ * read (a photo without words, a sticker, a location, a contact card, "unsupported"…) is 'media' and
+ * gets the kind "please type" answer.
+ */
+function readContent(content: Content): Pick<InboundMessage, 'kind' | 'body' | 'media'> | string | undefined {
+  const words = (kind: InboundMessage['kind'], body: string) => ({ kind, body });
+  switch (content.type) {
     case 'text':
-      return message.text?.body.trim() ? inbound('text', message.text.body) : 'text message without text';
+      return content.text?.body.trim() ? words('text', content.text.body) : 'text message without text';
     case 'interactive': {
-      const title = message.interactive?.button_reply?.title ?? message.interactive?.list_reply?.title;
-      return title?.trim() ? inbound('text', title) : inbound('media', '');
+      const title = content.interactive?.button_reply?.title ?? content.interactive?.list_reply?.title;
+      return title?.trim() ? words('text', title) : words('media', '');
     }
     case 'button':
-      return message.button?.text.trim() ? inbound('text', message.button.text) : inbound('media', '');
+      return content.button?.text.trim() ? words('text', content.button.text) : words('media', '');
+    case 'audio':
+      return content.audio ? { kind: 'voice', body: '', media: { contentType: content.audio.mime_type, id: content.audio.id } } : words('media', '');
     // A reaction (a 👍 on one of our replies) needs no answer: nothing is stored, nothing is sent.
     case 'reaction':
       return undefined;
     // Not written by the patient (a changed number, a first chat opened): nothing to answer.
     case 'system':
     case 'request_welcome':
-      return `type "${message.type}" is not handled`;
-    default:
-      return inbound('media', message.image?.caption ?? message.video?.caption ?? message.document?.caption ?? '');
+      return `type "${content.type}" is not handled`;
+    default: {
+      const caption = content.image?.caption ?? content.video?.caption ?? content.document?.caption ?? '';
+      return caption.trim() ? words('captioned', caption) : words('media', '');
+    }
   }
 }
 

@@ -18,22 +18,17 @@ export function parseTwilioWebhook(request: WebhookRequest): WebhookContent {
   if (!from || !ADDRESS.test(from)) throw badRequest('From is missing or not a phone address');
   if (!to || !ADDRESS.test(to)) throw badRequest('To is missing or not a phone address');
   const hasMedia = Number.isFinite(mediaCount) && mediaCount > 0;
-  return {
-    messages: [
-      {
-        channel: 'twilio',
-        providerMessageId: sid,
-        patient: from,
-        business: to,
-        body,
-        // A caption is about a file the assistant cannot see: media gets the "text only, please" answer.
-        // So does a message with no words and no media (a WhatsApp location share): a 400 here would
-        // leave the patient with silence, since Twilio does not retry a 4xx.
-        kind: hasMedia || body.trim() === '' ? 'media' : 'text',
-      },
-    ],
-    statuses: [],
-  };
+  const message = { channel: 'twilio' as const, providerMessageId: sid, patient: from, business: to, body };
+  const contentType = form.get('MediaContentType0') ?? '';
+  const mediaUrl = form.get('MediaUrl0');
+  if (hasMedia && contentType.toLowerCase().startsWith('audio/') && mediaUrl) {
+    return { messages: [{ ...message, kind: 'voice', media: { contentType, url: mediaUrl } }], statuses: [] };
+  }
+  // Words sent with a photo or file are answered (the file is not read). No words at all, with a file
+  // or without (a WhatsApp location share), gets the "please type" answer: a 400 here would leave the
+  // patient with silence, since Twilio does not retry a 4xx.
+  const kind = body.trim() === '' ? 'media' : hasMedia ? 'captioned' : 'text';
+  return { messages: [{ ...message, kind }], statuses: [] };
 }
 
 /**
