@@ -37,6 +37,8 @@ const schema = z.object({
   OPENAI_EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
   OPENAI_MAX_CONCURRENCY: positiveInt(4),
   OPENAI_TIMEOUT_MS: positiveInt(20_000),
+  OPENAI_TRANSCRIBE_MODEL: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
+  VOICE_MAX_SECONDS: positiveInt(120),
   TWILIO_ACCOUNT_SID: optionalString,
   TWILIO_AUTH_TOKEN: optionalString,
   TWILIO_API_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
@@ -84,6 +86,8 @@ export type Config = {
     baseURL: string | undefined;
     chatModel: string;
     embeddingModel: string;
+    /** Voice notes. */
+    transcribeModel: string;
     maxConcurrency: number;
     timeoutMs: number;
     /** How long the model's second opinion on a message may take before the answer goes on without it. */
@@ -111,6 +115,8 @@ export type Config = {
   patientRateLimitPerMinute: number;
   /** Conversation turns older than this are not used as memory. */
   historyTtlDays: number;
+  /** Voice notes longer than this are not transcribed (the patient is asked for a shorter one). */
+  voiceMaxSeconds: number;
   /** The longest SMS answer, in billed segments (a generated or offline answer is cut at a sentence to fit). */
   smsMaxSegments: number;
   /** The text of messages, replies and reports older than this is purged (0: kept forever). */
@@ -174,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       baseURL: v.OPENAI_BASE_URL,
       chatModel: v.OPENAI_CHAT_MODEL,
       embeddingModel: v.OPENAI_EMBEDDING_MODEL,
+      transcribeModel: v.OPENAI_TRANSCRIBE_MODEL,
       maxConcurrency: v.OPENAI_MAX_CONCURRENCY,
       timeoutMs: v.OPENAI_TIMEOUT_MS,
       triageTimeoutMs: v.OPENAI_TRIAGE_TIMEOUT_MS,
@@ -207,6 +214,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     patientRateLimitPerMinute: v.PATIENT_RATE_LIMIT_PER_MINUTE,
     historyTtlDays: v.HISTORY_TTL_DAYS,
     smsMaxSegments: v.SMS_MAX_SEGMENTS,
+    voiceMaxSeconds: v.VOICE_MAX_SECONDS,
     retentionDays: v.RETENTION_DAYS,
     safetyPhrasesFile: v.SAFETY_PHRASES_FILE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,

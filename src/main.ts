@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 import { createOpenAILimiter } from './ai/openai-limiter.ts';
 import { createOpenAIModels } from './ai/openai-models.ts';
-import type { ChatModel, Embedder, TriageModel } from './ai/models.ts';
+import type { ChatModel, Embedder, Transcriber, TriageModel } from './ai/models.ts';
 import { createAlertDispatcher } from './alerts/alert-dispatcher.ts';
 import { reportAlertRefusal } from './alerts/report-alert-refusal.ts';
 import { createStaffAlerts } from './alerts/staff-alerts.ts';
@@ -17,6 +17,9 @@ import { metaWebhook } from './channels/meta/meta-webhook.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from './channels/twilio/twilio-sender.ts';
 import { twilioStatusWebhook, twilioWebhook } from './channels/twilio/twilio-webhook.ts';
 import { smsSender } from './channels/sms/sms-sender.ts';
+import { createMetaMediaFetcher } from './channels/meta/meta-media-fetcher.ts';
+import { createTwilioMediaFetcher } from './channels/twilio/twilio-media-fetcher.ts';
+import { createVoiceListener } from './voice/hear-voice-note.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
@@ -72,9 +75,10 @@ export async function start(config: Config, options: StartOptions = {}) {
   let embedder: Embedder | undefined;
   let chat: ChatModel | undefined;
   let triage: TriageModel | undefined;
+  let transcriber: Transcriber | undefined;
   if (config.openai.apiKey) {
     const limiter = createOpenAILimiter(config.openai.maxConcurrency, metrics);
-    ({ embedder, chat, triage } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
+    ({ embedder, chat, triage, transcriber } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
   } else {
     logger.warn('OPENAI_API_KEY is not set: offline mode, answers are the best passage from full-text search');
   }
@@ -119,6 +123,20 @@ export async function start(config: Config, options: StartOptions = {}) {
 
   // Every SMS (replies, fixed replies, staff alerts) in GSM-7 punctuation, and its segments counted.
   const senders = { twilio: smsSender(twilioSender, metrics), meta: metaSender };
+  // Voice notes are downloaded with each channel's credentials (none: they get the "please type" reply).
+  const hearVoice = createVoiceListener({
+    fetchers: {
+      ...(config.twilio.accountSid && config.twilio.authToken
+        ? { twilio: createTwilioMediaFetcher({ accountSid: config.twilio.accountSid, authToken: config.twilio.authToken, apiBaseUrl: config.twilio.apiBaseUrl }) }
+        : {}),
+      ...(config.meta.accessToken ? { meta: createMetaMediaFetcher({ accessToken: config.meta.accessToken, graphApiUrl: config.meta.graphApiUrl }) } : {}),
+    },
+    transcriber,
+    maxSeconds: config.voiceMaxSeconds,
+    inbox,
+    metrics,
+    logger,
+  });
   const alerts = createStaffAlerts(db);
   const alertDispatcher = createAlertDispatcher({
     alerts,
@@ -151,6 +169,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       chat,
       triage,
       triageTimeoutMs: config.openai.triageTimeoutMs,
+      hearVoice,
       metrics,
       logger,
     }),

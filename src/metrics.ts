@@ -57,6 +57,12 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
       labelNames: ['encoding'],
       registers,
     }),
+    voiceNotes: new Counter({
+      name: 'clinic_voice_notes_total',
+      help: 'Voice notes by outcome: transcribed, too_long, unreadable, offline (no key or no credentials), failed (an error another try may cure)',
+      labelNames: ['outcome'],
+      registers,
+    }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
   // Known label sets start at 0, so that rate() and alerts see a series before its first event.

@@ -15,3 +15,8 @@ export type TriageVerdict = 'emergency' | 'self_harm' | 'none';
 export type TriageModel = {
   assess(message: string): Promise<TriageVerdict>;
 };
+
+/** Speech to text: a voice note's audio (in memory) as the words it says. */
+export type Transcriber = {
+  transcribe(audio: { bytes: Uint8Array; contentType: string }): Promise<string>;
+};

@@ -1,8 +1,9 @@
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 import { AppError } from '../app-error.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ChatModel, Embedder, TriageModel } from './models.ts';
+import type { ChatModel, Embedder, Transcriber, TriageModel } from './models.ts';
+import { audioFileName } from './audio-file-name.ts';
 import { TRIAGE_RESPONSE_FORMAT, triagePrompt, readTriageAnswer } from './triage-prompt.ts';
 import type { OpenAILimiter } from './openai-limiter.ts';
 import { withRetry, type RetryOptions } from './with-retry.ts';
@@ -12,6 +13,8 @@ export type OpenAIModelsOptions = {
   baseURL?: string;
   chatModel: string;
   embeddingModel: string;
+  /** OPENAI_TRANSCRIBE_MODEL: voice notes. */
+  transcribeModel?: string;
   timeoutMs: number;
   limiter: OpenAILimiter;
   metrics?: Metrics;
@@ -25,7 +28,7 @@ export const EMBEDDING_DIMENSIONS = 1536;
  * OpenAI behind the Embedder and ChatModel types. The SDK's own retries are off (maxRetries 0): they
  * would sleep through a Retry-After while holding a concurrency slot. withRetry waits outside the slot.
  */
-export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Embedder; chat: ChatModel; triage: TriageModel } {
+export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Embedder; chat: ChatModel; triage: TriageModel; transcriber: Transcriber } {
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
@@ -87,6 +90,17 @@ export function createOpenAIModels(options: OpenAIModelsOptions): { embedder: Em
           }),
         );
         return [...response.data].sort((a, b) => a.index - b.index).map((item) => item.embedding);
+      },
+    },
+    transcriber: {
+      // The audio goes up from memory (toFile over the bytes): it is never written to disk. The file
+      // name's extension is what the endpoint reads the format from.
+      async transcribe(audio) {
+        const file = await toFile(audio.bytes, audioFileName(audio.contentType), { type: audio.contentType });
+        const response = await call('transcribe', () =>
+          client.audio.transcriptions.create({ model: options.transcribeModel ?? 'gpt-4o-mini-transcribe', file, response_format: 'json' }),
+        );
+        return response.text.trim();
       },
     },
     chat: {

@@ -81,6 +81,18 @@ export type Sender = {
   acknowledge?(message: { providerMessageId: string; business: string; patient: string }): Promise<void>;
 };
 
+/** A file a patient sent (a voice note), as bytes in memory: never written to disk. */
+export type MediaFile = { bytes: Uint8Array; contentType: string };
+
+/**
+ * Downloads a file a patient sent, from where the provider keeps it, with the channel's credentials.
+ * At most `maxBytes`: a larger file fails with code 'media_too_large' before it is all read. Errors are
+ * AppErrors whose `retryable` says whether to try again.
+ */
+export type MediaFetcher = {
+  fetch(media: InboundMedia, options: { maxBytes: number }): Promise<MediaFile>;
+};
+
 export function conversationKey(message: Pick<InboundMessage, 'channel' | 'business' | 'patient'>): string {
   return `${message.channel}:${message.business}:${message.patient}`;
 }

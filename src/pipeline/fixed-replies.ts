@@ -51,6 +51,21 @@ export function symptomNudge(clinic: ClinicDetails, language: ReplyLanguage = 'e
     : `If it is heavy, severe or getting worse, please call ${clinic.emergencyPhone} now rather than waiting for a text.`;
 }
 
+/** A voice note longer than VOICE_MAX_SECONDS (or larger than the channel takes). */
+export function voiceTooLongReply(clinic: ClinicDetails, maxSeconds: number, language: ReplyLanguage = 'en'): string {
+  const length = maxSeconds % 60 === 0 ? `${maxSeconds / 60} min` : `${maxSeconds} s`;
+  return language === 'es'
+    ? `Su nota de voz es más larga de lo que puedo escuchar (${length}). Envíe una más corta, escriba su pregunta o llame al ${clinic.phone}.`
+    : `Your voice note is longer than I can listen to (${length}). Please send a shorter one, type your question, or call ${clinic.phone}.`;
+}
+
+/** A voice note that could not be downloaded or made into words. */
+export function voiceUnreadableReply(clinic: ClinicDetails, language: ReplyLanguage = 'en'): string {
+  return language === 'es'
+    ? `No he podido entender su nota de voz. Escriba su pregunta o llame a la clínica al ${clinic.phone}.`
+    : `Sorry, I couldn't make out your voice note. Please type your question or call the clinic at ${clinic.phone}.`;
+}
+
 /** Added to the answer to words sent with a photo, video or file, which the assistant cannot open. */
 export function attachmentNote(language: ReplyLanguage = 'en'): string {
   return language === 'es'

@@ -18,7 +18,10 @@ import type { PatientStates } from '../store/patient-state.ts';
 import { answerQuestion, type Answer } from './answer-question.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { answerReply, fixedReply, type Reply } from './reply.ts';
-import { attachmentNote, emergencyReply, handoffReply, mediaReply, optInReply, optOutReply, replyLanguage, symptomNudge, throttleNotice } from './fixed-replies.ts';
+import {
+  attachmentNote, emergencyReply, handoffReply, mediaReply, optInReply, optOutReply, replyLanguage, symptomNudge, throttleNotice, voiceTooLongReply, voiceUnreadableReply,
+} from './fixed-replies.ts';
+import type { HeardVoiceNote } from '../voice/hear-voice-note.ts';
 import { detectLanguage } from '../language/detect-language.ts';
 
 export type ResponderDependencies = {
@@ -32,6 +35,9 @@ export type ResponderDependencies = {
   historyTtlDays: number;
   /** The longest SMS answer, in billed segments. */
   smsMaxSegments: number;
+  /** Turns a voice note into words (absent: voice notes get the "please type" reply). */
+  hearVoice?: (message: ClaimedMessage, log: Logger) => Promise<HeardVoiceNote>;
+  voiceMaxSeconds: number;
   phrases: SafetyPhrases;
   senders: Record<ChannelName, Sender>;
   inbox: Inbox;
@@ -166,8 +172,12 @@ export function createResponder(deps: ResponderDependencies) {
     return { inTime: Promise.race([eventually, timeout]), eventually };
   }
 
-  return async function respond(message: ClaimedMessage, maxLength: number): Promise<Reply | null> {
-    const log = logger.child({ inboxId: message.id });
+  return async function respond(claimed: ClaimedMessage, maxLength: number): Promise<Reply | null> {
+    const log = logger.child({ inboxId: claimed.id });
+    // A voice note is heard first, and then goes on as if typed: a spoken emergency is an emergency.
+    const heard = claimed.kind === 'voice' && claimed.body.trim() === '' ? await (deps.hearVoice?.(claimed, log) ?? { problem: 'offline' as const }) : undefined;
+    const message = heard && 'transcript' in heard ? { ...claimed, body: heard.transcript } : claimed;
+    const voiceProblem = heard && 'problem' in heard ? heard.problem : undefined;
     const found = classifyMessage(message.body, deps.phrases);
     const isStaff = staff.has(phoneNumberOf(message.patient));
     const languageCode = languageOf(message, log);
@@ -212,8 +222,10 @@ export function createResponder(deps: ResponderDependencies) {
       await raiseAlerts(message, 'handoff', log);
       return fixedReply(handoffReply(clinic, language));
     }
-    // A voice note not (yet) transcribed is, for now, media like any other.
-    if (message.kind === 'media' || (message.kind === 'voice' && message.body.trim() === '')) return fixedReply(mediaReply(clinic, language));
+    if (voiceProblem === 'too_long') return fixedReply(voiceTooLongReply(clinic, deps.voiceMaxSeconds, language));
+    if (voiceProblem === 'unreadable') return fixedReply(voiceUnreadableReply(clinic, language));
+    // Offline (or without the channel's credentials) a voice note is media like any other: please type.
+    if (message.kind === 'media' || voiceProblem) return fixedReply(mediaReply(clinic, language));
 
     // An answer will follow: on WhatsApp, show the message as read with a typing indicator meanwhile.
     deps.senders[message.channel].acknowledge?.(message).catch((error: unknown) => log.warn({ err: error }, 'could not mark the message read'));

@@ -1,4 +1,4 @@
-import { conversationKey, type ChannelName, type DeliveryStatus, type InboundMessage } from '../channels/channel.ts';
+import { conversationKey, type ChannelName, type DeliveryStatus, type InboundMedia, type InboundMessage } from '../channels/channel.ts';
 import type { Database } from '../db/database.ts';
 import { isRetryable } from '../app-error.ts';
 import type { Reply } from '../pipeline/reply.ts';
@@ -69,6 +69,10 @@ export function createInbox(db: Database) {
      * 'throttle_notice' and later ones are stored as skipped (state 'skipped').
      */
     async enqueue(message: InboundMessage, rateLimitPerMinute = 0): Promise<Enqueued> {
+      // First, so that no worker can claim a voice note whose audio it cannot find.
+      if (message.media) {
+        await db.call('inbound_media_store', { p_channel: message.channel, p_provider_message_id: message.providerMessageId, p_media: message.media });
+      }
       return enqueueRow({
         channel: message.channel,
         provider_message_id: message.providerMessageId,
@@ -115,6 +119,16 @@ export function createInbox(db: Database) {
      */
     async language(id: number, detected: string | undefined): Promise<string | undefined> {
       return (await db.call<{ language: string | null }>('inbox_language', { p_id: id, p_detected: detected ?? null })).language ?? undefined;
+    },
+
+    /** Where a voice note's audio is kept (until it is transcribed), or undefined. */
+    async media(message: Pick<ClaimedMessage, 'channel' | 'providerMessageId'>): Promise<InboundMedia | undefined> {
+      return (await db.call<InboundMedia | null>('inbound_media_get', { p_channel: message.channel, p_provider_message_id: message.providerMessageId })) ?? undefined;
+    },
+
+    /** A voice note's transcript becomes its body (history, staff console, export and erasure alike). */
+    async saveTranscript(id: number, transcript: string): Promise<void> {
+      await db.call('inbox_save_transcript', { p_id: id, p_transcript: transcript });
     },
 
     async recordOutbound(part: {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
-import { closeServer, createSleeper, listenOnLoopback, readBody } from './fake-server.ts';
+import { closeServer, createSleeper, listenOnLoopback, readBodyBytes } from './fake-server.ts';
 
 export type FakeOpenAICall = { path: string; body: any; startedAt: number; endedAt?: number; status?: number };
 
@@ -32,7 +32,14 @@ export type FakeOpenAI = {
    * sane triage. Default: not_urgent.
    */
   triageReply: (body: any) => string;
-  /** clears calls, maxInFlight, failWith, retryAfterSeconds; latency to 0; chatReply and triageReply to default */
+  /**
+   * answers POST /v1/audio/transcriptions (multipart: model, file): the transcript of `audio`, the
+   * uploaded file's bytes. Default: the text after "spoken:" in the file (test/support/make-ogg-opus.ts
+   * writes it there), else ''. The call's `body` records { model, response_format, file: { filename,
+   * contentType, size } }, never the bytes.
+   */
+  transcriptionReply: (audio: Buffer, body: any) => string;
+  /** clears calls, maxInFlight, failWith, retryAfterSeconds; latency to 0; chatReply, triageReply and transcriptionReply to default */
   reset(): void;
   close(): Promise<void>;
   /** emitted when a request finishes (answered, socket destroyed, or aborted by the client) */
@@ -214,6 +221,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
   retryAfterSeconds: number | undefined = undefined;
   chatReply: (body: any) => string = defaultChatReply;
   triageReply: (body: any) => string = () => DEFAULT_TRIAGE_REPLY;
+  transcriptionReply: (audio: Buffer, body: any) => string = defaultTranscription;
 
   readonly server: Server;
   private readonly sleeper = createSleeper();
@@ -244,6 +252,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
     this.latency = { embeddings: 0, chat: 0 };
     this.chatReply = defaultChatReply;
     this.triageReply = () => DEFAULT_TRIAGE_REPLY;
+    this.transcriptionReply = defaultTranscription;
   }
 
   async close(): Promise<void> {
@@ -280,8 +289,13 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
       res.end(JSON.stringify(payload));
     };
 
-    const raw = await readBody(req);
-    if (raw.length > 0) {
+    const bytes = await readBodyBytes(req);
+    const raw = bytes.toString('utf8');
+    let upload: Upload | undefined;
+    if (/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+      upload = readMultipart(bytes, req.headers['content-type']!);
+      call.body = upload.fields;
+    } else if (raw.length > 0) {
       try {
         call.body = JSON.parse(raw);
       } catch {
@@ -306,7 +320,9 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
         ? 'embeddings'
         : req.method === 'POST' && call.path === '/v1/chat/completions'
           ? 'chat'
-          : undefined;
+          : req.method === 'POST' && call.path === '/v1/audio/transcriptions'
+            ? 'transcriptions'
+            : undefined;
     if (!route) {
       return send(404, errorBody(404, `Invalid URL (${req.method} ${call.path})`));
     }
@@ -331,12 +347,30 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
       return send(400, errorBody(400, 'We could not parse the JSON body of your request.'));
     }
     try {
-      const payload = route === 'embeddings' ? this.embeddings(call.body) : this.chat(call.body);
+      const payload = route === 'transcriptions' ? this.transcription(upload) : route === 'embeddings' ? this.embeddings(call.body) : this.chat(call.body);
       return send(200, payload);
     } catch (err) {
       if (err instanceof BadRequest) return send(400, errorBody(400, err.message, err.param));
       throw err;
     }
+  }
+
+  /**
+   * As OpenAI's endpoint: a model and a file are required, and the file's format is read from its name's
+   * extension (https://platform.openai.com/docs/api-reference/audio/createTranscription lists them).
+   */
+  private transcription(upload: Upload | undefined) {
+    if (!upload) throw new BadRequest('Expected a multipart/form-data body.');
+    const { fields, file } = upload;
+    if (typeof fields.model !== 'string' || !fields.model) throw new BadRequest('you must provide a model parameter', 'model');
+    if (!file) throw new BadRequest('No file was provided.', 'file');
+    const extension = /\.([a-z0-9]+)$/i.exec(file.filename)?.[1]?.toLowerCase() ?? '';
+    if (!TRANSCRIPTION_FORMATS.includes(extension)) {
+      throw new BadRequest(`Invalid file format. Supported formats: ${JSON.stringify(TRANSCRIPTION_FORMATS)}`, 'file');
+    }
+    const text = this.transcriptionReply(file.bytes, fields);
+    const tokens = approxTokens(text);
+    return { text, usage: { type: 'tokens', input_tokens: Math.ceil(file.bytes.length / 100), output_tokens: tokens, total_tokens: tokens + Math.ceil(file.bytes.length / 100) } };
   }
 
   private embeddings(body: any) {
@@ -391,6 +425,45 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
       usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
     };
   }
+}
+
+const TRANSCRIPTION_FORMATS = ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm'];
+
+/** The text after "spoken:" in the audio bytes, else ''. */
+function defaultTranscription(audio: Buffer): string {
+  const text = audio.toString('latin1');
+  const at = text.indexOf('spoken:');
+  return at < 0 ? '' : Buffer.from(text.slice(at + 'spoken:'.length), 'latin1').toString('utf8');
+}
+
+type Upload = { fields: Record<string, unknown>; file: { filename: string; contentType: string; bytes: Buffer } | undefined };
+
+/** A multipart/form-data body: its text fields, and the part named "file" (recorded without its bytes). */
+function readMultipart(body: Buffer, contentType: string): Upload {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  const fields: Record<string, unknown> = {};
+  let file: Upload['file'];
+  if (!boundary) return { fields, file };
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  let at = body.indexOf(delimiter);
+  while (at >= 0) {
+    const next = body.indexOf(delimiter, at + delimiter.length);
+    if (next < 0) break;
+    const part = body.subarray(at + delimiter.length + 2, next - 2);
+    const split = part.indexOf('\r\n\r\n');
+    const headers = part.subarray(0, split).toString('utf8');
+    const content = part.subarray(split + 4);
+    const name = /name="([^"]*)"/i.exec(headers)?.[1] ?? '';
+    const filename = /filename="([^"]*)"/i.exec(headers)?.[1];
+    if (filename !== undefined && name === 'file') {
+      file = { filename, contentType: /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1] ?? '', bytes: Buffer.from(content) };
+      fields.file = { filename, contentType: file.contentType, size: content.length };
+    } else {
+      fields[name] = content.toString('utf8');
+    }
+    at = next;
+  }
+  return { fields, file };
 }
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {

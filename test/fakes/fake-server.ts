@@ -13,11 +13,16 @@ export const WHATSAPP_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The whole body as UTF-8; what arrived so far if the client goes away. */
 export function readBody(req: IncomingMessage): Promise<string> {
+  return readBodyBytes(req).then((bytes) => bytes.toString('utf8'));
+}
+
+/** The request body as bytes (a multipart upload's file is not UTF-8). */
+export function readBodyBytes(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('close', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

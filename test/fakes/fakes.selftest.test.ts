@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import twilio from 'twilio';
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient.js';
 import { fakeEmbedding, startFakeOpenAI, type FakeOpenAI, type FakeOpenAICall } from './fake-openai.js';
@@ -72,6 +72,17 @@ describe('fake OpenAI through the real openai SDK', () => {
   });
   afterEach(() => fake.reset());
   afterAll(() => fake.close());
+
+  it('transcribes an upload as the endpoint does: model and file required, the format read from the file name', async () => {
+    const audio = Buffer.concat([Buffer.from([0x4f, 0x67, 0x67, 0x53, 0xff, 0x00]), Buffer.from('spoken:¿Cuándo empiezo?')]);
+    const res = await client.audio.transcriptions.create({ model: 'gpt-4o-mini-transcribe', file: await toFile(audio, 'voice.ogg', { type: 'audio/ogg' }) });
+    expect(res.text).toBe('¿Cuándo empiezo?');
+    expect(fake.calls[0]!.body).toEqual({ model: 'gpt-4o-mini-transcribe', file: { filename: 'voice.ogg', contentType: 'audio/ogg', size: audio.length } });
+    await expect(client.audio.transcriptions.create({ model: 'gpt-4o-mini-transcribe', file: await toFile(audio, 'voice.amr', { type: 'audio/amr' }) })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/Invalid file format/),
+    });
+  });
 
   it('answers embeddings in base64 (SDK default) which the SDK decodes', async () => {
     const res = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['egg freezing', 'sperm donor'] });

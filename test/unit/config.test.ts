@@ -6,7 +6,8 @@ describe('loadConfig', () => {
   it('when nothing is set, then it runs embedded and offline on port 3000', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 3000, dataDir: '.data/pglite', supabase: undefined, botMode: 'open', staffNumbers: [] });
-    expect(config.openai).toMatchObject({ apiKey: undefined, maxConcurrency: 4, embeddingModel: 'text-embedding-3-small' });
+    expect(config.openai).toMatchObject({ apiKey: undefined, maxConcurrency: 4, embeddingModel: 'text-embedding-3-small', transcribeModel: 'gpt-4o-mini-transcribe' });
+    expect(config).toMatchObject({ smsMaxSegments: 4, voiceMaxSeconds: 120 });
     expect(config.clinicPlaceholders).toEqual(['CLINIC_NAME', 'CLINIC_PHONE', 'CLINIC_EMERGENCY_PHONE']);
   });
 
@@ -24,6 +25,8 @@ describe('loadConfig', () => {
     [{ TWILIO_AUTH_TOKEN: 'abc' }, 'TWILIO_ACCOUNT_SID'],
     [{ SMS_MAX_SEGMENTS: '0' }, 'SMS_MAX_SEGMENTS'],
     [{ SMS_MAX_SEGMENTS: '11' }, 'SMS_MAX_SEGMENTS'],
+    [{ VOICE_MAX_SECONDS: '0' }, 'VOICE_MAX_SECONDS'],
+    [{ VOICE_MAX_SECONDS: 'two minutes' }, 'VOICE_MAX_SECONDS'],
   ])('when %j, then the error names %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(name);
   });

@@ -19,6 +19,8 @@ const all = (language: replies.ReplyLanguage) => ({
   optIn: replies.optInReply(clinic, language),
   failure: replies.failureReply(clinic, language),
   attachment: replies.attachmentNote(language),
+  voiceTooLong: replies.voiceTooLongReply(clinic, 120, language),
+  voiceUnreadable: replies.voiceUnreadableReply(clinic, language),
 });
 
 describe('fixed replies', () => {
