@@ -1,5 +1,5 @@
 import type { ChannelName } from '../channels/channel.ts';
-import { phoneNumberOf } from '../channels/phone-number.ts';
+import { isBusinessScopedUserId, phoneNumberOf } from '../channels/phone-number.ts';
 import type { AlertReason } from './staff-alerts.ts';
 
 const HEADLINES: Record<AlertReason, string> = {
@@ -27,7 +27,10 @@ export type AlertOptions = { consoleUrl?: string | undefined; waitedMinutes?: nu
  */
 export function alertText(reason: AlertReason, subject: AlertSubject, options: AlertOptions = {}): { body: string; variables: string[] } {
   const headline = options.waitedMinutes ? `Reminder, no reply after ${options.waitedMinutes} min: ${HEADLINES[reason]}` : HEADLINES[reason];
-  const patient = `${phoneNumberOf(subject.patient)} (${channelLabel(subject.channel, subject.patient)})`;
+  // A WhatsApp user with a username may have given no phone number: staff reply to them in WhatsApp.
+  const patient = isBusinessScopedUserId(subject.patient)
+    ? `${subject.patient} (WhatsApp username, no phone number)`
+    : `${phoneNumberOf(subject.patient)} (${channelLabel(subject.channel, subject.patient)})`;
   const excerpt = subject.body.replace(/\s+/g, ' ').trim().slice(0, 500);
   const action = reason === 'handoff' ? 'Please reply to them or call them.' : 'Please call them now.';
   const link = options.consoleUrl ? ` Open: ${options.consoleUrl}/staff/c/${subject.id}` : '';

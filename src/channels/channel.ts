@@ -22,6 +22,11 @@ export type InboundMessage = {
   kind: 'text' | 'captioned' | 'voice' | 'media' | 'emergency' | 'command';
   /** A voice note's audio: where the provider keeps it (Twilio's MediaUrl0, or a Meta media id). */
   media?: InboundMedia;
+  /**
+   * Meta: the patient's business-scoped user id, when the webhook carries one. `patient` is then the
+   * address the conversation is kept under: the first one seen with this id (see patient_alias).
+   */
+  userId?: string;
 };
 
 export type InboundMedia = { contentType: string } & ({ url: string } | { id: string });

@@ -17,3 +17,12 @@ export function addressOn(channel: 'twilio' | 'meta', business: string, phoneNum
   if (channel === 'meta') return phoneNumber.replace(/^\+/, '');
   return business.startsWith('whatsapp:') ? `whatsapp:${phoneNumber}` : phoneNumber;
 }
+
+/**
+ * A WhatsApp business-scoped user id (BSUID): a two-letter country code, a period, then up to 128 letters
+ * and digits ("US.13491208655302741918"; a parent BSUID has "ENT." after the country code). Meta sends
+ * one instead of the phone number for a user who adopted a username.
+ */
+export function isBusinessScopedUserId(address: string): boolean {
+  return /^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$/.test(address);
+}

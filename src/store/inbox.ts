@@ -69,6 +69,12 @@ export function createInbox(db: Database) {
      * 'throttle_notice' and later ones are stored as skipped (state 'skipped').
      */
     async enqueue(message: InboundMessage, rateLimitPerMinute = 0): Promise<Enqueued> {
+      // A WhatsApp user's business-scoped id keeps them in one conversation, whichever ids they write with.
+      if (message.userId) {
+        const phone = message.patient === message.userId ? null : message.patient;
+        const { patient } = await db.call<{ patient: string }>('patient_alias', { p_channel: message.channel, p_user_id: message.userId, p_phone: phone });
+        message = { ...message, patient };
+      }
       // First, so that no worker can claim a voice note whose audio it cannot find.
       if (message.media) {
         await db.call('inbound_media_store', { p_channel: message.channel, p_provider_message_id: message.providerMessageId, p_media: message.media });

@@ -240,7 +240,7 @@ class FakeGraphApiServer implements FakeGraphApi {
 
   customerWrote(waId: string, at = this.now()): void {
     const key = waIdKey(waId);
-    if (!key) throw new Error(`fake-graph-api: customerWrote takes a wa_id (digits), not ${JSON.stringify(waId)}`);
+    if (!key) throw new Error(`fake-graph-api: customerWrote takes a wa_id (digits) or a business-scoped user id, not ${JSON.stringify(waId)}`);
     this.lastWrote.set(key, at);
   }
 
@@ -368,9 +368,12 @@ class FakeGraphApiServer implements FakeGraphApi {
       this.events.emit('read', receipt);
       return;
     }
-    if (typeof body.to !== 'string' || !waIdKey(body.to)) return fail(graphFailure(400, 100, 'Invalid parameter'));
+    // `to` takes a phone number (wa_id); `recipient` a business-scoped user id; `to` wins when both are sent
+    // (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/).
+    const to: unknown = body.to ?? body.recipient;
+    if (typeof to !== 'string' || !waIdKey(to) || (body.to === undefined && !isUserId(to))) return fail(graphFailure(400, 100, 'Invalid parameter'));
     const id = `wamid.${randomBytes(24).toString('base64')}`;
-    const accepted = { messaging_product: 'whatsapp', contacts: [{ input: body.to, wa_id: waIdKey(body.to) }] };
+    const accepted = { messaging_product: 'whatsapp', contacts: [isUserId(to) ? { input: to, user_id: to } : { input: to, wa_id: waIdKey(to) }] };
 
     if (body.type === 'template') {
       const template = body.template;
@@ -381,7 +384,7 @@ class FakeGraphApiServer implements FakeGraphApi {
       const components: unknown[] = template.components ?? [];
       const message: GraphTemplateMessage = {
         phoneNumberId,
-        to: body.to,
+        to,
         id,
         name: template.name,
         language: template.language.code,
@@ -402,8 +405,8 @@ class FakeGraphApiServer implements FakeGraphApi {
     if (body.text.body.length > 4096) {
       return fail(graphFailure(400, 100, "Param text['body'] must be at most 4096 characters long."));
     }
-    const message: GraphSentMessage = { phoneNumberId, to: body.to, body: body.text.body, id, at: Date.now() };
-    if (!this.windowOpen(body.to)) {
+    const message: GraphSentMessage = { phoneNumberId, to, body: body.text.body, id, at: Date.now() };
+    if (!this.windowOpen(to)) {
       this.refused.push(message);
       if (this.webhook) this.reportFailed(this.webhook, message, new Promise((resolve) => res.once('close', resolve)));
       answer(200, { ...accepted, messages: [{ id }] });
@@ -479,8 +482,13 @@ function bearerToken(authorization: string | undefined): string | undefined {
 }
 
 /** A wa_id as Meta keys it: the digits of the number ("+1 555…" and "1555…" are one user). */
+/** A wa_id by its digits; a business-scoped user id ("US.13491208655302741918") as it is. */
 function waIdKey(waId: string): string {
-  return waId.replace(/\D/g, '');
+  return isUserId(waId) ? waId : waId.replace(/\D/g, '');
+}
+
+function isUserId(address: string): boolean {
+  return /^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$/.test(address);
 }
 
 /** The body component's parameters, in order, as the text the template will show. */

@@ -31,7 +31,7 @@ export function signMetaPayload(appSecret: string, body: Buffer | string): strin
 
 /**
  * Posts a WhatsApp Cloud API webhook as Meta does: JSON, signed over its bytes when an app secret is given.
- * With `opensWindowOn`, each user who wrote one of its messages (messages[].from) is first made known to
+ * With `opensWindowOn`, each user who wrote one of its messages (messages[].from, else from_user_id) is first made known to
  * that fake Graph API (customerWrote), as Meta knows it: text replies to them are then delivered for 24
  * hours, not refused (131047).
  */
@@ -60,6 +60,7 @@ function senders(body: Buffer | string): string[] {
     for (const change of Array.isArray(entry?.changes) ? entry.changes : []) {
       for (const message of Array.isArray(change?.value?.messages) ? change.value.messages : []) {
         if (typeof message?.from === 'string' && /\d/.test(message.from)) found.push(message.from);
+        else if (typeof message?.from_user_id === 'string') found.push(message.from_user_id);
       }
     }
   }

@@ -91,6 +91,18 @@ describe('parseMetaWebhook', () => {
     expect(content.ignored).toEqual([]);
   });
 
+  it('when a user with a username writes without a phone number, then their business-scoped user id is the patient; with both, the phone number is, and the id is kept', () => {
+    const content = parse(metaFixture('username-messages'));
+    expect(content.messages.map(({ patient, userId, body }) => ({ patient, userId, body }))).toEqual([
+      { patient: 'US.13491208655302741918', userId: 'US.13491208655302741918', body: 'When do I start my injections?' },
+      { patient: '15551230801', userId: 'US.99887766554433221100', body: 'What is IVF?' },
+    ]);
+    expect(content.ignored).toEqual([]);
+    // Neither id: nothing to answer to.
+    const anonymous = metaFixture('username-messages').toString().replace('"from_user_id": "US.13491208655302741918",', '').replace('"user_id": "US.13491208655302741918"', '"user_id": "not-a-bsuid"');
+    expect(parse(anonymous).ignored).toEqual(['entry[0].changes[0].messages[0]: a message with neither from nor from_user_id']);
+  });
+
   it('when a change is not about messages, then nothing is stored and each change is named, without its content', () => {
     const content = parse(metaFixture('unknown-shape'));
     expect(content.messages).toEqual([]);

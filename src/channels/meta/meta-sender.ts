@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { AppError } from '../../app-error.ts';
 import type { Sender } from '../channel.ts';
+import { isBusinessScopedUserId } from '../phone-number.ts';
 import { graphApiError } from './graph-api-error.ts';
 
 /** WhatsApp rejects a text body over 4,096 characters. */
@@ -38,14 +39,14 @@ export function createMetaSender(options: { accessToken: string; graphApiUrl: st
   return {
     maxLength: () => META_MAX_BODY,
     async send({ from, to, body }) {
-      return sentMessage(await post('send', from, { recipient_type: 'individual', to, type: 'text', text: { body, preview_url: false } }));
+      return sentMessage(await post('send', from, { recipient_type: 'individual', ...addressed(to), type: 'text', text: { body, preview_url: false } }));
     },
     /** A template of the WhatsApp Business account, "name:language", its body values in order. */
     async sendTemplate({ from, to, template, variables }) {
       const [name = '', language = 'en'] = template.split(':');
       const payload = {
         recipient_type: 'individual',
-        to,
+        ...addressed(to),
         type: 'template',
         template: { name, language: { code: language }, components: [{ type: 'body', parameters: variables.map((text) => ({ type: 'text', text })) }] },
       };
@@ -56,6 +57,14 @@ export function createMetaSender(options: { accessToken: string; graphApiUrl: st
       await post('acknowledge', business, { status: 'read', message_id: providerMessageId, typing_indicator: { type: 'text' } });
     },
   };
+}
+
+/**
+ * A phone number goes in `to`; a business-scoped user id (a user with a username and no phone number
+ * here) in `recipient`, as the Cloud API takes it since usernames (`to` wins when both are sent).
+ */
+function addressed(to: string): { to: string } | { recipient: string } {
+  return isBusinessScopedUserId(to) ? { recipient: to } : { to };
 }
 
 /** The id of a message the Graph API took. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { AppError } from '../../app-error.ts';
 import type { DeliveryStatus, InboundMessage, WebhookContent, WebhookRequest } from '../channel.ts';
+import { isBusinessScopedUserId } from '../phone-number.ts';
 
 // Minimal schemas, listing only the fields read. Each level is checked on its own, so that a part Meta
 // sends in a shape this app does not know is skipped (and named in `ignored`) without losing the rest
@@ -11,6 +12,7 @@ const entrySchema = z.object({ changes: z.array(z.unknown()) });
 const changeSchema = z.object({ field: z.string(), value: z.unknown() });
 const valueSchema = z.object({
   metadata: z.object({ phone_number_id: z.string().min(1) }),
+  contacts: z.array(z.object({ wa_id: z.string().optional(), user_id: z.string().optional() }).passthrough()).optional(),
   messages: z.array(z.unknown()).optional(),
   statuses: z.array(z.unknown()).optional(),
 });
@@ -28,8 +30,11 @@ const contentSchema = z.object({
   document: captioned,
   audio: z.object({ id: z.string().min(1), mime_type: z.string().default('audio/ogg') }).optional(),
 });
+// A user with a username may have no phone number here: then `from_user_id` (their business-scoped
+// user id) is the only sender (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/).
 const messageSchema = contentSchema.extend({
-  from: z.string().min(1),
+  from: z.string().min(1).optional(),
+  from_user_id: z.string().refine(isBusinessScopedUserId).optional(),
   id: z.string().min(1),
   edit: z.object({ message: z.unknown() }).optional(),
 });
@@ -68,10 +73,10 @@ function readChange(rawChange: unknown, at: string, content: Parsed): void {
   if (change.data.field !== 'messages') return void content.ignored.push(`${at}: field ${label(change.data.field)} is not handled`);
   const value = valueSchema.safeParse(change.data.value);
   if (!value.success) return void content.ignored.push(`${at}: no metadata.phone_number_id`);
-  const { metadata, messages = [], statuses = [] } = value.data;
+  const { metadata, contacts = [], messages = [], statuses = [] } = value.data;
   if (messages.length === 0 && statuses.length === 0) content.ignored.push(`${at}: neither messages nor statuses`);
   messages.forEach((rawMessage, m) => {
-    const message = readMessage(rawMessage, metadata.phone_number_id);
+    const message = readMessage(rawMessage, metadata.phone_number_id, contacts);
     if (typeof message === 'string') content.ignored.push(`${at}.messages[${m}]: ${message}`);
     else if (message) content.messages.push(message);
   });
@@ -86,10 +91,15 @@ function readChange(rawChange: unknown, at: string, content: Parsed): void {
  * A patient's message as the inbox stores it, undefined when it needs no answer, or why it was skipped.
  * An edited message is a new message (its own wamid) with the new words; a deleted one is dropped.
  */
-function readMessage(rawMessage: unknown, business: string): InboundMessage | string | undefined {
+function readMessage(rawMessage: unknown, business: string, contacts: { wa_id?: string | undefined; user_id?: string | undefined }[]): InboundMessage | string | undefined {
   const parsed = messageSchema.safeParse(rawMessage);
   if (!parsed.success) return 'not a readable message';
   const message = parsed.data;
+  // The business-scoped user id: on the message, or on the sender's contact (matched by phone, or the only one).
+  const contact = contacts.find((c) => c.wa_id !== undefined && c.wa_id === message.from) ?? (contacts.length === 1 ? contacts[0] : undefined);
+  const userId = message.from_user_id ?? (contact?.user_id && isBusinessScopedUserId(contact.user_id) ? contact.user_id : undefined);
+  const patient = message.from ?? userId;
+  if (!patient) return 'a message with neither from nor from_user_id';
   // The patient took a message back: nothing to answer, nothing to say about it.
   if (message.type === 'revoke') return undefined;
   let content: Content = message;
@@ -100,7 +110,7 @@ function readMessage(rawMessage: unknown, business: string): InboundMessage | st
   }
   const read = readContent(content);
   if (read === undefined || typeof read === 'string') return read;
-  return { channel: 'meta', providerMessageId: message.id, patient: message.from, business, ...read };
+  return { channel: 'meta', providerMessageId: message.id, patient, business, ...read, ...(userId ? { userId } : {}) };
 }
 
 /**
