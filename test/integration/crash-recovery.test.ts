@@ -15,7 +15,9 @@ import { spawnService, type SpawnedService } from '../support/spawn-service.ts';
 import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
 const CLINIC = '+15557654321';
-/** An answer that goes out as three SMS parts, so that a crash can fall between two of them. */
+// Long answers go to WhatsApp through Twilio: an SMS answer is cut to SMS_MAX_SEGMENTS, far below three parts.
+const WHATSAPP_CLINIC = 'whatsapp:+15557654322';
+/** An answer that goes out as three parts, so that a crash can fall between two of them. */
 const LONG_ANSWER = [1, 2, 3].map((n) => `Part ${n}. ${'The clinic team will guide you through each step of embryo transfer. '.repeat(15).trim()}`).join('\n\n');
 const bodiesTo = (messages: SentMessage[], patient: string) => messages.filter((m) => m.to === patient).map((m) => m.body);
 
@@ -40,7 +42,7 @@ describe('crash safety and graceful shutdown (real processes)', () => {
     return service;
   };
   const send = (service: SpawnedService, from: string, body: string) =>
-    postTwilioWebhook(service.url, { From: from, To: CLINIC, Body: body }, { authToken: twilioApi.authToken });
+    postTwilioWebhook(service.url, { From: from, To: from.startsWith('whatsapp:') ? WHATSAPP_CLINIC : CLINIC, Body: body }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
 
   beforeAll(async () => {
     [openai, twilioApi] = await Promise.all([startFakeOpenAI(), startFakeTwilio()]);
@@ -80,7 +82,7 @@ describe('crash safety and graceful shutdown (real processes)', () => {
       cut.add(to);
       return 60_000;
     };
-    const patients = Array.from({ length: 20 }, (_, i) => `+1555300${String(i).padStart(4, '0')}`);
+    const patients = Array.from({ length: 20 }, (_, i) => `whatsapp:+1555300${String(i).padStart(4, '0')}`);
     const statuses = await Promise.all(patients.map((from) => send(first, from, 'What happens at embryo transfer?').then((r) => r.status)));
     expect(statuses.every((status) => status === 200)).toBe(true);
     const finished = () => first.logs.filter((line) => line.msg === 'reply sent').map((line) => line.to);
