@@ -69,6 +69,7 @@ const schema = z.object({
   RETENTION_DAYS: optionalString.transform((value) => Number(value ?? '365')).pipe(z.number().int().min(0)),
   SAFETY_PHRASES_FILE: z.string().trim().min(1).default('config/safety-phrases.json'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters (it guards /metrics from outside this machine)').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -113,6 +114,8 @@ export type Config = {
   retentionDays: number;
   safetyPhrasesFile: string;
   shutdownTimeoutMs: number;
+  /** `/metrics` from outside this machine needs `Authorization: Bearer <metricsToken>`; unset: this machine only. */
+  metricsToken: string | undefined;
   logLevel: string;
 };
 
@@ -205,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionDays: v.RETENTION_DAYS,
     safetyPhrasesFile: v.SAFETY_PHRASES_FILE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    metricsToken: v.METRICS_TOKEN,
     logLevel: v.LOG_LEVEL,
   };
 }

@@ -74,10 +74,10 @@ export async function start(config: Config, options: StartOptions = {}) {
     logger.warn('OPENAI_API_KEY is not set: offline mode, answers are the best passage from full-text search');
   }
   if (!config.twilio.authToken) {
-    logger.warn('TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted without a signature (development only)');
+    logger.warn('TWILIO_AUTH_TOKEN is not set: unsigned Twilio webhooks are accepted from this machine only (npm run chat); everything else gets 403');
   }
   if (!config.meta.appSecret) {
-    logger.warn('META_APP_SECRET is not set: Meta webhooks are accepted without a signature (development only)');
+    logger.warn('META_APP_SECRET is not set: unsigned Meta webhooks are accepted from this machine only; everything else gets 401');
   }
   if (config.staffAlertNumbers.length === 0) {
     logger.warn('STAFF_ALERT_NUMBERS and STAFF_NUMBERS are empty: emergencies and requests for a person alert nobody');
@@ -214,6 +214,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     logger,
     metrics,
     isReady,
+    metricsToken: config.metricsToken,
     devOutbox: keepRepliesLocally,
     onStored: ({ urgent }) => {
       if (urgent) worker.wakeUrgent();

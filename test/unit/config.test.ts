@@ -22,6 +22,7 @@ describe('loadConfig', () => {
     [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
     [{ SUPABASE_URL: 'https://x.supabase.co' }, 'SUPABASE_SERVICE_ROLE_KEY'],
     [{ TWILIO_AUTH_TOKEN: 'abc' }, 'TWILIO_ACCOUNT_SID'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN'],
   ])('when %j, then the error names %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(name);
   });
