@@ -29,7 +29,7 @@ const CLINIC = { name: 'Bench Fertility Clinic', phone: '+15550000000', emergenc
  */
 export async function startBlockingService(fakes: Fakes, knowledge: Uint8Array): Promise<{ url: string; stop(): Promise<void> }> {
   const logger = benchLogger();
-  const { db, close } = await openDatabase({ dataDir: 'memory://', supabase: undefined }, { logger, loadDataDir: knowledge });
+  const { db, close } = await openDatabase({ dataDir: 'memory://', supabase: undefined, postgres: undefined }, { logger, loadDataDir: knowledge });
   const inbox = createInbox(db);
   const search = createKnowledge(db);
   const { embedder, chat } = createOpenAIModels({

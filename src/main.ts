@@ -236,12 +236,12 @@ export async function start(config: Config, options: StartOptions = {}) {
   let stopping: Promise<void> | undefined;
   let retention: ReturnType<typeof scheduleRetention> | undefined;
   // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
-  // are taken meanwhile; the worker starts once there is something to answer from. Supabase is loaded
-  // by whoever deploys (`npm run ingest`), once, not by every instance that starts.
+  // are taken meanwhile; the worker starts once there is something to answer from. A shared database
+  // (PostgreSQL, Supabase) is loaded by whoever deploys (`npm run ingest`), once, not by every instance.
   const ready = (async () => {
     const stats = await knowledge.stats();
-    if (databaseKind === 'supabase') {
-      if (stats.documents === 0) logger.warn(`the knowledge base on Supabase is empty: load it with npm run ingest -- ${config.knowledgeDir}`);
+    if (databaseKind !== 'embedded') {
+      if (stats.documents === 0) logger.warn(`the knowledge base on ${databaseKind === 'supabase' ? 'Supabase' : 'PostgreSQL'} is empty: load it with npm run ingest -- ${config.knowledgeDir}`);
       return;
     }
     if (stats.documents === 0) {
@@ -258,7 +258,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
     .then(async () => {
       // One process per embedded DATA_DIR, so whatever is still 'processing' belonged to a process that
-      // died: due again now. (On Supabase, other instances may be alive: their leases expire instead.)
+      // died: due again now. (On a shared database, other instances may be alive: see the heartbeats.)
       if (databaseKind === 'embedded') {
         const released = await inbox.releaseOrphans(worker.owner).catch((error: unknown) => {
           logger.error({ err: error }, 'could not release messages of an earlier process; their leases will expire');

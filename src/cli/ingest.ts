@@ -19,7 +19,8 @@ import { createKnowledge } from '../store/knowledge.ts';
 const USAGE = `Usage: npm run ingest -- [--prune] [--dry-run] [files or folders...]
 
 Loads the clinic's documents (${SUPPORTED_EXTENSIONS.join(', ')}) into the knowledge base, on the
-embedded database (DATA_DIR) or Supabase (SUPABASE_URL), and embeds them when OPENAI_API_KEY is set.
+embedded database (DATA_DIR), PostgreSQL (DATABASE_URL) or Supabase (SUPABASE_URL), and embeds them
+when OPENAI_API_KEY is set.
 Folders are read recursively. With no path, KNOWLEDGE_DIR (default: knowledge) is read. Documents are
 keyed by their path relative to the current folder: run it from the project root.
 

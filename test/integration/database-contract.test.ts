@@ -2,8 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import type { InboundMessage } from '../../src/channels/channel.ts';
 import type { Database } from '../../src/db/database.ts';
-import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
 import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
+import { openPostgresDatabase } from '../../src/db/postgres/postgres-database.ts';
 import { openSupabaseDatabase } from '../../src/db/supabase/supabase-database.ts';
 import { planAlerts } from '../../src/alerts/plan-alerts.ts';
 import { createStaffAlerts } from '../../src/alerts/staff-alerts.ts';
@@ -16,6 +17,7 @@ import { createKnowledge, type ChunkInput, type Knowledge } from '../../src/stor
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
 import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.ts';
 import { closedPort } from '../support/closed-port.ts';
+import { createTestDatabase, NO_TEST_DATABASE, TEST_DATABASE_URL } from '../support/test-database.ts';
 
 /** A transport under test, and a back door to empty the tables between tests. */
 type Harness = { db: Database; sql(statement: string): Promise<void>; query<T>(statement: string, params?: unknown[]): Promise<T[]>; close(): Promise<void> };
@@ -32,7 +34,7 @@ const transports: [string, () => Promise<Harness>][] = [
     'embedded PGlite',
     async () => {
       const db = openPgliteDatabase({ dataDir: 'memory://' });
-      await migrateEmbedded(db);
+      await applyMigrations(db);
       return { db, sql: (statement) => db.exec(statement), query: (statement, params) => db.query(statement, params), close: () => db.close() };
     },
   ],
@@ -44,7 +46,32 @@ const transports: [string, () => Promise<Harness>][] = [
       return { db, sql: (statement) => postgrest.db.exec(statement), query: (statement, params) => postgrest.db.query(statement, params), close: () => db.close() };
     },
   ],
+  // A real server, through the driver DATABASE_URL uses: calls run at once on several connections.
+  ...(TEST_DATABASE_URL
+    ? [
+        [
+          'PostgreSQL driver (DATABASE_URL)',
+          async () => {
+            const database = await createTestDatabase('contract');
+            const db = openPostgresDatabase({ url: database.url, poolSize: 4 });
+            return {
+              db,
+              sql: (statement) => db.exec(statement),
+              query: (statement, params) => db.query(statement, params),
+              close: async () => {
+                await db.close();
+                await database.drop();
+              },
+            };
+          },
+        ] satisfies [string, () => Promise<Harness>],
+      ]
+    : []),
 ];
+
+describe.skipIf(TEST_DATABASE_URL)(`database contract: PostgreSQL driver (${NO_TEST_DATABASE})`, () => {
+  it('runs on TEST_DATABASE_URL', () => {});
+});
 
 const CLINIC = '+15557654321';
 
