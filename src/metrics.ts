@@ -51,6 +51,7 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
       labelNames: ['verdict'],
       registers,
     }),
+    leasesLost: new Counter({ name: 'clinic_leases_lost_total', help: 'Messages a worker stopped answering because its lease was gone (another instance has them)', registers }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
   // Known label sets start at 0, so that rate() and alerts see a series before its first event.

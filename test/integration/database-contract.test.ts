@@ -75,6 +75,10 @@ describe.skipIf(TEST_DATABASE_URL)(`database contract: PostgreSQL driver (${NO_T
 
 const CLINIC = '+15557654321';
 
+function answer(text: string) {
+  return { text, origin: 'generated' as const, sources: [], uncovered: false };
+}
+
 function inbound(patient: string, providerMessageId: string, body: string, channel: InboundMessage['channel'] = 'twilio'): InboundMessage {
   return { channel, providerMessageId, patient, business: CLINIC, body, kind: 'text' };
 }
@@ -136,6 +140,39 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       const next = await inbox.claim('worker-2', 60, 10);
       expect(next.map((m) => m.id)).toEqual([a2.id]);
       expect(await inbox.stats()).toEqual({ answered: 1, processing: 2 });
+    });
+
+    it('when a lease ran out and another worker claimed the message, then every write of the first owner is refused and changes nothing', async () => {
+      const { id } = await inbox.enqueue(inbound('+15550000031', 'SM-fence-1', 'will my lease hold?'));
+      const [claimed] = await inbox.claim('worker-old', 60, 1);
+      await inbox.saveAnswer(id, 'worker-old', answer('first part'));
+      await inbox.recordOutbound({ inboxId: id, channel: 'twilio', conversation: claimed!.conversation, body: 'first part', owner: 'worker-old' });
+      // A long pause: the lease runs out and another instance claims the message.
+      await harness.sql(`update inbox set lease_until = now() - interval '1 second' where id = ${id}`);
+      const [taken] = await inbox.claim('worker-new', 60, 1);
+      expect(taken).toMatchObject({ id, reply: 'first part', partsSent: 1, attempts: 2 });
+
+      const refused = { name: 'LeaseLostError', code: 'lease_lost', retryable: false, inboxId: id };
+      await expect(inbox.saveAnswer(id, 'worker-old', answer('another reply'))).rejects.toMatchObject(refused);
+      await expect(inbox.recordOutbound({ inboxId: id, channel: 'twilio', conversation: taken!.conversation, body: 'second part', owner: 'worker-old' })).rejects.toMatchObject(refused);
+      await expect(inbox.retry(id, 'worker-old', 'oops', 0)).rejects.toMatchObject(refused);
+      await expect(inbox.finish(id, 'worker-old', 'answered')).rejects.toMatchObject(refused);
+      expect(await inbox.extendLeases([id], 'worker-old', 60)).toEqual([]);
+      const [row] = await harness.query<{ reply: string; parts_sent: number; state: string; lease_owner: string; outbound: number }>(
+        `select reply, parts_sent, state, lease_owner, (select count(*)::int from outbound where inbox_id = ${id}) as outbound from inbox where id = ${id}`,
+      );
+      expect(row).toEqual({ reply: 'first part', parts_sent: 1, state: 'processing', lease_owner: 'worker-new', outbound: 1 });
+
+      // The new owner's writes go through.
+      expect(await inbox.extendLeases([id], 'worker-new', 60)).toEqual([id]);
+      await inbox.finish(id, 'worker-new', 'answered');
+      // A lease that ran out with nobody claiming since is no lease either: the owner must renew it first.
+      const { id: second } = await inbox.enqueue(inbound('+15550000032', 'SM-fence-2', 'and now?'));
+      await inbox.claim('worker-old', 60, 1);
+      await harness.sql(`update inbox set lease_until = now() - interval '1 second' where id = ${second}`);
+      await expect(inbox.saveAnswer(second, 'worker-old', answer('late'))).rejects.toMatchObject({ code: 'lease_lost' });
+      expect(await inbox.extendLeases([second], 'worker-old', 60)).toEqual([second]);
+      await inbox.saveAnswer(second, 'worker-old', answer('in time again'));
     });
 
     it('when more conversations wait than a claim takes, then an emergency goes first, then the oldest turns, and no conversation twice', async () => {
