@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 
-import { createOpenAILimiter } from './ai/openai-limiter.ts';
+import { createOpenAILimiter, type OpenAILimiter } from './ai/openai-limiter.ts';
 import { createOpenAIModels } from './ai/openai-models.ts';
 import type { ChatModel, Embedder, TriageModel } from './ai/models.ts';
 import { createAlertDispatcher } from './alerts/alert-dispatcher.ts';
@@ -31,6 +32,8 @@ import { createPatientStates } from './store/patient-state.ts';
 import { createInbox } from './store/inbox.ts';
 import { createKnowledge } from './store/knowledge.ts';
 import { createInboxWorker } from './worker/inbox-worker.ts';
+import { createInstanceHeartbeat } from './worker/instance-heartbeat.ts';
+import { createInstances } from './store/instances.ts';
 import { createConsoleEvents } from './staff/console-events.ts';
 import { consolePage } from './staff/console-page.ts';
 import { createSignInCodeDelivery } from './staff/deliver-sign-in-code.ts';
@@ -45,6 +48,8 @@ export type StartOptions = {
   loadDataDir?: Uint8Array;
   /** Worker tuning for tests: how often to look for due retries, and the base retry delay. */
   worker?: { pollIntervalMs?: number; retryBaseDelayMs?: number; leaseSeconds?: number };
+  /** Heartbeat tuning for tests (shared databases only): how often, and how long a silent instance lives. */
+  heartbeat?: { intervalMs?: number; ttlSeconds?: number };
 };
 
 export type RunningService = Awaited<ReturnType<typeof start>>;
@@ -64,11 +69,17 @@ export async function start(config: Config, options: StartOptions = {}) {
   const metrics = createMetrics({ inboxStats: () => inbox.stats() });
   const isReady = await createReadinessCheck(db);
 
+  // This process among the instances sharing a database: its worker's lease owner, and its heartbeat.
+  const instanceId = `instance-${randomUUID()}`;
+  const shared = databaseKind !== 'embedded';
+
   let embedder: Embedder | undefined;
   let chat: ChatModel | undefined;
   let triage: TriageModel | undefined;
+  let limiter: OpenAILimiter | undefined;
   if (config.openai.apiKey) {
-    const limiter = createOpenAILimiter(config.openai.maxConcurrency, metrics);
+    // On a shared database the cap is for the deployment: this instance's share comes with its first heartbeat.
+    limiter = createOpenAILimiter(shared ? 0 : config.openai.maxConcurrency, metrics);
     ({ embedder, chat, triage } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
   } else {
     logger.warn('OPENAI_API_KEY is not set: offline mode, answers are the best passage from full-text search');
@@ -123,6 +134,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     ...(options.worker?.retryBaseDelayMs ? { retryBaseDelayMs: options.worker.retryBaseDelayMs } : {}),
   });
   const worker = createInboxWorker({
+    owner: instanceId,
     inbox,
     senders,
     logger,
@@ -233,6 +245,14 @@ export async function start(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'listening');
 
+  const heartbeat = shared
+    ? createInstanceHeartbeat({ instances: createInstances(db), id: instanceId, kind: 'service', openaiTotal: config.openai.maxConcurrency, limiter, logger, metrics, ...options.heartbeat })
+    : undefined;
+  if (heartbeat) {
+    const first = await heartbeat.start();
+    logger.info({ instance: instanceId, instances: first.instances, openaiShare: first.share }, 'instance joined');
+  }
+
   let stopping: Promise<void> | undefined;
   let retention: ReturnType<typeof scheduleRetention> | undefined;
   // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
@@ -288,6 +308,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       await handoffWatch.stop();
       retention?.stop();
       await retention?.ran;
+      await heartbeat?.stop();
       server.closeAllConnections();
       await closed;
       await closeDatabase();

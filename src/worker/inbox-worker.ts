@@ -13,6 +13,8 @@ import type { ClaimedMessage, Inbox } from '../store/inbox.ts';
 import { LeaseLostError } from '../store/lease-lost-error.ts';
 
 export type InboxWorkerOptions = {
+  /** The lease owner: this instance's id in the instances table (a new one when not given). */
+  owner?: string;
   inbox: Inbox;
   senders: Record<ChannelName, Sender>;
   /**
@@ -46,7 +48,7 @@ export type InboxWorkerOptions = {
  */
 export function createInboxWorker(options: InboxWorkerOptions) {
   const { inbox, logger, metrics } = options;
-  const owner = `worker-${randomUUID()}`;
+  const owner = options.owner ?? `worker-${randomUUID()}`;
   const leaseSeconds = options.leaseSeconds ?? 120;
   const pollIntervalMs = options.pollIntervalMs ?? 500;
   const maxAttempts = options.maxAttempts ?? 5;

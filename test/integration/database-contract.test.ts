@@ -13,6 +13,7 @@ import { patientAddresses } from '../../src/patient-data/patient-addresses.ts';
 import { createPatientData } from '../../src/patient-data/patient-data-store.ts';
 import { createPatientStates } from '../../src/store/patient-state.ts';
 import { createInbox, type Inbox } from '../../src/store/inbox.ts';
+import { createInstances } from '../../src/store/instances.ts';
 import { createKnowledge, type ChunkInput, type Knowledge } from '../../src/store/knowledge.ts';
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
 import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.ts';
@@ -275,6 +276,48 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       await inbox.retry(id, 'worker-1', 'send failed', 0);
       const [again] = await inbox.claim('worker-2', 60, 10);
       expect(again).toMatchObject({ id, attempts: 2, reply: 'the saved answer' });
+    });
+  });
+
+  describe('instances', () => {
+    beforeEach(async () => {
+      await harness.sql('delete from instances');
+    });
+
+    it('when instances come and go, then the OpenAI shares are re-divided and never add up to more than the total', async () => {
+      const instances = createInstances(harness.db);
+      const beat = (id: string, held: number) => instances.heartbeat({ id, kind: 'service', ttlSeconds: 60, openaiTotal: 4, openaiHeld: held });
+      expect(await beat('a', 0)).toMatchObject({ share: 4, instances: 1 });
+      // B joins while A may still have 4 calls in flight: B waits for A to give up its half.
+      expect(await beat('b', 0)).toMatchObject({ share: 0, instances: 2 });
+      expect(await beat('a', 4)).toMatchObject({ share: 2 });
+      expect(await beat('b', 0)).toMatchObject({ share: 0 });
+      // A's next beat reports its new cap: 2 are free for B.
+      expect(await beat('a', 2)).toMatchObject({ share: 2 });
+      expect(await beat('b', 0)).toMatchObject({ share: 2 });
+      // An ingest run takes part like an instance; shares follow as each beats.
+      expect(await instances.heartbeat({ id: 'c-ingest', kind: 'ingest', ttlSeconds: 60, openaiTotal: 4, openaiHeld: 0 })).toMatchObject({ share: 0, instances: 3 });
+      const rows = await harness.query<{ held: number }>('select sum(openai_held)::int as held from instances');
+      expect(rows[0]!.held).toBeLessThanOrEqual(4);
+      await instances.leave('c-ingest');
+      expect(await beat('a', 2)).toMatchObject({ share: 2, instances: 2 });
+    });
+
+    it('when an instance stops heartbeating, then the next heartbeat of another releases its messages and frees its share', async () => {
+      const instances = createInstances(harness.db);
+      const beat = (id: string) => instances.heartbeat({ id, kind: 'service', ttlSeconds: 5, openaiTotal: 4, openaiHeld: 2 });
+      await beat('alive');
+      await beat('doomed');
+      const { id } = await inbox.enqueue(inbound('+15550000041', 'SM-dead-1', 'held by an instance that dies'));
+      expect(await inbox.claim('doomed', 120, 1)).toHaveLength(1);
+      await harness.sql(`update instances set heartbeat_at = now() - interval '6 seconds' where id = 'doomed'`);
+      expect(await beat('alive')).toMatchObject({ dead: ['doomed'], released: 1, instances: 1 });
+      const [again] = await inbox.claim('alive', 120, 1);
+      expect(again).toMatchObject({ id, attempts: 2 });
+      // The dead instance's late writes are refused (fencing).
+      await expect(inbox.finish(id, 'doomed', 'answered')).rejects.toMatchObject({ code: 'lease_lost' });
+      expect(await beat('alive')).toMatchObject({ share: 4 });
+      expect(await instances.leave('alive')).toEqual({ released: 1 });
     });
   });
 
