@@ -43,12 +43,15 @@ describe('fencing: a worker that lost its lease sends nothing more', () => {
   });
 
   it('when the lease is lost while the answer is generated, then nothing is sent, saved or finished by the old owner', async () => {
-    openai.latency.chat = 1_500;
-    openai.latency.triage = 0;
+    // The answer is held until the lease has been taken away.
+    let stolen!: () => void;
+    const answerHeld = new Promise<void>((resolve) => (stolen = resolve));
+    openai.gate = (call) => (isAnswerRequest(call.body) ? answerHeld : undefined);
     const patient = '+15556100001';
     await postTwilioWebhook(service.url, { From: patient, To: CLINIC, Body: 'When do I start my injections?', MessageSid: 'SMfeed000000000000000000000000001a' }, { authToken: twilioApi.authToken });
     await waitFor(() => openai.calls.some((call) => isAnswerRequest(call.body) && call.endedAt === undefined), { what: 'the answer being generated' });
     await stealLease('SMfeed000000000000000000000000001a');
+    stolen();
 
     const [row] = await sql<{ id: number }>(`select id from inbox where provider_message_id = 'SMfeed000000000000000000000000001a'`);
     await waitFor(() => leaseLost(row!.id), { what: 'the old owner stopping' });
@@ -62,7 +65,8 @@ describe('fencing: a worker that lost its lease sends nothing more', () => {
   it('when the lease is lost while the first of three parts is being sent, then that part is the last one the old owner sends', async () => {
     openai.chatReply = () => LONG_ANSWER;
     const patient = '+15556100002';
-    twilioApi.latencyFor = (to) => (to === patient ? 800 : undefined);
+    // Long enough for the lease to be taken away while the first part is on its way, even on a busy machine.
+    twilioApi.latencyFor = (to) => (to === patient ? 3_000 : undefined);
     await postTwilioWebhook(service.url, { From: patient, To: CLINIC, Body: 'Tell me all about the transfer', MessageSid: 'SMfeed000000000000000000000000002a' }, { authToken: twilioApi.authToken });
     await waitFor(() => twilioApi.requests === 1, { what: 'the first part on its way' });
     await stealLease('SMfeed000000000000000000000000002a');
