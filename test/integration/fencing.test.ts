@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
-import { GENERATED_MARK, isAnswerRequest, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
+import { GENERATED_MARK, isAnswerRequest, startFakeOpenAI, type FakeOpenAI, type FakeOpenAICall } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
@@ -46,11 +46,13 @@ describe('fencing: a worker that lost its lease sends nothing more', () => {
     // The answer is held until the lease has been taken away.
     let stolen!: () => void;
     const answerHeld = new Promise<void>((resolve) => (stolen = resolve));
-    openai.gate = (call) => (isAnswerRequest(call.body) ? answerHeld : undefined);
+    const isAnswer = (call: FakeOpenAICall) => call.path === '/v1/chat/completions' && isAnswerRequest(call.body);
+    openai.gate = (call) => (isAnswer(call) ? answerHeld : undefined);
     const patient = '+15556100001';
     await postTwilioWebhook(service.url, { From: patient, To: CLINIC, Body: 'When do I start my injections?', MessageSid: 'SMfeed000000000000000000000000001a' }, { authToken: twilioApi.authToken });
-    await waitFor(() => openai.calls.some((call) => isAnswerRequest(call.body) && call.endedAt === undefined), { what: 'the answer being generated' });
+    await waitFor(() => openai.calls.some((call) => isAnswer(call) && call.endedAt === undefined), { what: 'the answer being generated' });
     await stealLease('SMfeed000000000000000000000000001a');
+    expect(await sql(`select lease_owner from inbox where provider_message_id = 'SMfeed000000000000000000000000001a'`)).toEqual([{ lease_owner: 'another-instance' }]);
     stolen();
 
     const [row] = await sql<{ id: number }>(`select id from inbox where provider_message_id = 'SMfeed000000000000000000000000001a'`);
