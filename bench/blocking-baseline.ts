@@ -9,6 +9,7 @@ import { conversationKey } from '../src/channels/channel.ts';
 import { createTwilioSender, TWILIO_MAX_BODY } from '../src/channels/twilio/twilio-sender.ts';
 import { twilioWebhook } from '../src/channels/twilio/twilio-webhook.ts';
 import { openDatabase } from '../src/db/open-database.ts';
+import { fromThisMachine } from '../src/http/from-this-machine.ts';
 import { buildPrompt } from '../src/pipeline/build-prompt.ts';
 import { splitMessage } from '../src/pipeline/split-message.ts';
 import { createInbox } from '../src/store/inbox.ts';
@@ -28,7 +29,7 @@ const CLINIC = { name: 'Bench Fertility Clinic', phone: '+15550000000', emergenc
  */
 export async function startBlockingService(fakes: Fakes, knowledge: Uint8Array): Promise<{ url: string; stop(): Promise<void> }> {
   const logger = benchLogger();
-  const { db, close } = await openDatabase({ dataDir: 'memory://', supabase: undefined }, { logger, loadDataDir: knowledge });
+  const { db, close } = await openDatabase({ dataDir: 'memory://', supabase: undefined, postgres: undefined }, { logger, loadDataDir: knowledge });
   const inbox = createInbox(db);
   const search = createKnowledge(db);
   const { embedder, chat } = createOpenAIModels({
@@ -52,7 +53,7 @@ export async function startBlockingService(fakes: Fakes, knowledge: Uint8Array):
   const app = express();
   app.post('/webhooks/twilio', express.raw({ type: () => true }), async (req, res) => {
     await oneAtATime(async () => {
-      const request = { url: `${req.protocol}://${req.get('host')}${req.originalUrl}`, headers: req.headers, rawBody: req.body as Buffer };
+      const request = { url: `${req.protocol}://${req.get('host')}${req.originalUrl}`, headers: req.headers, rawBody: req.body as Buffer, fromThisMachine: fromThisMachine(req) };
       webhook.verify(request);
       for (const message of webhook.parse(request).messages) {
         const conversation = conversationKey(message);

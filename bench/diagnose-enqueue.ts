@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { InboundMessage } from '../src/channels/channel.ts';
-import { migrateEmbedded } from '../src/db/migrate.ts';
+import { applyMigrations } from '../src/db/migrate.ts';
 import { openPgliteDatabase } from '../src/db/pglite/pglite-database.ts';
 import { createInbox } from '../src/store/inbox.ts';
 import { summarize } from './stats.ts';
@@ -15,7 +15,7 @@ import { CLINIC_NUMBER, patientNumber, question } from './workload.ts';
 const RATE_LIMIT = 10;
 const db = openPgliteDatabase({ dataDir: 'memory://' });
 try {
-  await migrateEmbedded(db);
+  await applyMigrations(db);
   const inbox = createInbox(db);
   let next = 0;
   const message = (): InboundMessage => {

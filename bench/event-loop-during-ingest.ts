@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
-import { migrateEmbedded } from '../src/db/migrate.ts';
+import { applyMigrations } from '../src/db/migrate.ts';
 import { openPgliteDatabase, type PgliteDatabase } from '../src/db/pglite/pglite-database.ts';
 import { ingestPaths } from '../src/knowledge/ingest-paths.ts';
 import { createKnowledge } from '../src/store/knowledge.ts';
@@ -42,7 +42,7 @@ export async function eventLoopDuringIngest(options: BenchOptions, fakes: Fakes)
       for (const embeddings of [false, true]) {
         const db: PgliteDatabase = database === 'worker thread' ? openPgliteDatabase({ dataDir: 'memory://' }) : await openMainThreadDatabase();
         try {
-          await migrateEmbedded(db);
+          await applyMigrations(db);
           const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
           const meter = startCpuMeter(() => [fakes.pid]);
           const started = performance.now();

@@ -1,4 +1,4 @@
-import { migrateEmbedded } from '../src/db/migrate.ts';
+import { applyMigrations } from '../src/db/migrate.ts';
 import { openPgliteDatabase } from '../src/db/pglite/pglite-database.ts';
 import { ingestPaths } from '../src/knowledge/ingest-paths.ts';
 import { createKnowledge } from '../src/store/knowledge.ts';
@@ -12,7 +12,7 @@ import type { Fakes } from './start-fakes.ts';
 export async function knowledgeFixture(fakes: Fakes): Promise<Uint8Array> {
   const db = openPgliteDatabase({ dataDir: 'memory://' });
   try {
-    await migrateEmbedded(db);
+    await applyMigrations(db);
     const summary = await ingestPaths(['knowledge'], { knowledge: createKnowledge(db), embedder: fakeEmbedder(fakes) });
     if (summary.missingEmbeddings > 0 || summary.chunksWritten === 0) throw new Error(`could not build the knowledge fixture: ${JSON.stringify(summary)}`);
     return await db.dump();

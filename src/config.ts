@@ -29,6 +29,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   PUBLIC_URL: optionalUrl,
   DATA_DIR: z.string().trim().min(1).default('.data/pglite'),
+  DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\/./, 'must be a postgres:// or postgresql:// connection URL').optional()),
+  DATABASE_POOL_SIZE: positiveInt(10),
   SUPABASE_URL: optionalUrl,
   SUPABASE_SERVICE_ROLE_KEY: optionalString,
   OPENAI_API_KEY: optionalString,
@@ -73,6 +75,7 @@ const schema = z.object({
   RETENTION_DAYS: optionalString.transform((value) => Number(value ?? '365')).pipe(z.number().int().min(0)),
   SAFETY_PHRASES_FILE: z.string().trim().min(1).default('config/safety-phrases.json'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters (it guards /metrics from outside this machine)').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -80,6 +83,8 @@ export type Config = {
   port: number;
   publicUrl: string | undefined;
   dataDir: string;
+  /** Any PostgreSQL 15+ with pgvector (DATABASE_URL), with a pool of `poolSize` connections. */
+  postgres: { url: string; poolSize: number } | undefined;
   supabase: { url: string; serviceRoleKey: string } | undefined;
   openai: {
     apiKey: string | undefined;
@@ -123,6 +128,8 @@ export type Config = {
   retentionDays: number;
   safetyPhrasesFile: string;
   shutdownTimeoutMs: number;
+  /** `/metrics` from outside this machine needs `Authorization: Bearer <metricsToken>`; unset: this machine only. */
+  metricsToken: string | undefined;
   logLevel: string;
 };
 
@@ -156,6 +163,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (Boolean(v.SUPABASE_URL) !== Boolean(v.SUPABASE_SERVICE_ROLE_KEY)) {
     problems.push('SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY: set both to use Supabase, or neither for the embedded database');
   }
+  if (v.DATABASE_URL && v.SUPABASE_URL) {
+    problems.push('DATABASE_URL and SUPABASE_URL: set one (a Supabase project can be reached either way: DATABASE_URL is its Postgres connection string)');
+  }
   if (v.TWILIO_AUTH_TOKEN && !v.TWILIO_ACCOUNT_SID) {
     problems.push('TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set (replies are sent with both)');
   }
@@ -174,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: v.PORT,
     publicUrl: v.PUBLIC_URL?.replace(/\/+$/, ''),
     dataDir: v.DATA_DIR,
+    postgres: v.DATABASE_URL ? { url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE } : undefined,
     supabase: v.SUPABASE_URL && v.SUPABASE_SERVICE_ROLE_KEY ? { url: v.SUPABASE_URL, serviceRoleKey: v.SUPABASE_SERVICE_ROLE_KEY } : undefined,
     openai: {
       apiKey: v.OPENAI_API_KEY,
@@ -218,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionDays: v.RETENTION_DAYS,
     safetyPhrasesFile: v.SAFETY_PHRASES_FILE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    metricsToken: v.METRICS_TOKEN,
     logLevel: v.LOG_LEVEL,
   };
 }

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 
-import { createOpenAILimiter } from './ai/openai-limiter.ts';
+import { createOpenAILimiter, type OpenAILimiter } from './ai/openai-limiter.ts';
 import { createOpenAIModels } from './ai/openai-models.ts';
 import type { ChatModel, Embedder, Transcriber, TriageModel } from './ai/models.ts';
 import { createAlertDispatcher } from './alerts/alert-dispatcher.ts';
@@ -37,6 +38,8 @@ import { createPatientStates } from './store/patient-state.ts';
 import { createInbox } from './store/inbox.ts';
 import { createKnowledge } from './store/knowledge.ts';
 import { createInboxWorker } from './worker/inbox-worker.ts';
+import { createInstanceHeartbeat } from './worker/instance-heartbeat.ts';
+import { createInstances } from './store/instances.ts';
 import { createConsoleEvents } from './staff/console-events.ts';
 import { consolePage } from './staff/console-page.ts';
 import { createSignInCodeDelivery } from './staff/deliver-sign-in-code.ts';
@@ -51,6 +54,8 @@ export type StartOptions = {
   loadDataDir?: Uint8Array;
   /** Worker tuning for tests: how often to look for due retries, and the base retry delay. */
   worker?: { pollIntervalMs?: number; retryBaseDelayMs?: number; leaseSeconds?: number };
+  /** Heartbeat tuning for tests (shared databases only): how often, and how long a silent instance lives. */
+  heartbeat?: { intervalMs?: number; ttlSeconds?: number };
 };
 
 export type RunningService = Awaited<ReturnType<typeof start>>;
@@ -72,21 +77,27 @@ export async function start(config: Config, options: StartOptions = {}) {
   const metrics = createMetrics({ inboxStats: () => inbox.stats() });
   const isReady = await createReadinessCheck(db);
 
+  // This process among the instances sharing a database: its worker's lease owner, and its heartbeat.
+  const instanceId = `instance-${randomUUID()}`;
+  const shared = databaseKind !== 'embedded';
+
   let embedder: Embedder | undefined;
   let chat: ChatModel | undefined;
   let triage: TriageModel | undefined;
   let transcriber: Transcriber | undefined;
+  let limiter: OpenAILimiter | undefined;
   if (config.openai.apiKey) {
-    const limiter = createOpenAILimiter(config.openai.maxConcurrency, metrics);
+    // On a shared database the cap is for the deployment: this instance's share comes with its first heartbeat.
+    limiter = createOpenAILimiter(shared ? 0 : config.openai.maxConcurrency, metrics);
     ({ embedder, chat, triage, transcriber } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
   } else {
     logger.warn('OPENAI_API_KEY is not set: offline mode, answers are the best passage from full-text search');
   }
   if (!config.twilio.authToken) {
-    logger.warn('TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted without a signature (development only)');
+    logger.warn('TWILIO_AUTH_TOKEN is not set: unsigned Twilio webhooks are accepted from this machine only (npm run chat); everything else gets 403');
   }
   if (!config.meta.appSecret) {
-    logger.warn('META_APP_SECRET is not set: Meta webhooks are accepted without a signature (development only)');
+    logger.warn('META_APP_SECRET is not set: unsigned Meta webhooks are accepted from this machine only; everything else gets 401');
   }
   if (config.staffAlertNumbers.length === 0) {
     logger.warn('STAFF_ALERT_NUMBERS and STAFF_NUMBERS are empty: emergencies and requests for a person alert nobody');
@@ -147,6 +158,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     ...(options.worker?.retryBaseDelayMs ? { retryBaseDelayMs: options.worker.retryBaseDelayMs } : {}),
   });
   const worker = createInboxWorker({
+    owner: instanceId,
     inbox,
     senders,
     logger,
@@ -244,6 +256,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     logger,
     metrics,
     isReady,
+    metricsToken: config.metricsToken,
     devOutbox: keepRepliesLocally,
     onStored: ({ urgent }) => {
       if (urgent) worker.wakeUrgent();
@@ -262,15 +275,23 @@ export async function start(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'listening');
 
+  const heartbeat = shared
+    ? createInstanceHeartbeat({ instances: createInstances(db), id: instanceId, kind: 'service', openaiTotal: config.openai.maxConcurrency, limiter, logger, metrics, ...options.heartbeat })
+    : undefined;
+  if (heartbeat) {
+    const first = await heartbeat.start();
+    logger.info({ instance: instanceId, instances: first.instances, openaiShare: first.share }, 'instance joined');
+  }
+
   let stopping: Promise<void> | undefined;
   let retention: ReturnType<typeof scheduleRetention> | undefined;
   // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
-  // are taken meanwhile; the worker starts once there is something to answer from. Supabase is loaded
-  // by whoever deploys (`npm run ingest`), once, not by every instance that starts.
+  // are taken meanwhile; the worker starts once there is something to answer from. A shared database
+  // (PostgreSQL, Supabase) is loaded by whoever deploys (`npm run ingest`), once, not by every instance.
   const ready = (async () => {
     const stats = await knowledge.stats();
-    if (databaseKind === 'supabase') {
-      if (stats.documents === 0) logger.warn(`the knowledge base on Supabase is empty: load it with npm run ingest -- ${config.knowledgeDir}`);
+    if (databaseKind !== 'embedded') {
+      if (stats.documents === 0) logger.warn(`the knowledge base on ${databaseKind === 'supabase' ? 'Supabase' : 'PostgreSQL'} is empty: load it with npm run ingest -- ${config.knowledgeDir}`);
       return;
     }
     if (stats.documents === 0) {
@@ -287,7 +308,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
     .then(async () => {
       // One process per embedded DATA_DIR, so whatever is still 'processing' belonged to a process that
-      // died: due again now. (On Supabase, other instances may be alive: their leases expire instead.)
+      // died: due again now. (On a shared database, other instances may be alive: see the heartbeats.)
       if (databaseKind === 'embedded') {
         const released = await inbox.releaseOrphans(worker.owner).catch((error: unknown) => {
           logger.error({ err: error }, 'could not release messages of an earlier process; their leases will expire');
@@ -317,6 +338,7 @@ export async function start(config: Config, options: StartOptions = {}) {
       await handoffWatch.stop();
       retention?.stop();
       await retention?.ran;
+      await heartbeat?.stop();
       server.closeAllConnections();
       await closed;
       await closeDatabase();

@@ -19,6 +19,7 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
     ackSeconds: new Histogram({ name: 'clinic_webhook_ack_seconds', help: 'Time from webhook arrival to its answer', labelNames: ['channel'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
     stageSeconds: new Histogram({ name: 'clinic_pipeline_stage_seconds', help: 'Pipeline stage latency (embed, history, rewrite, search, generate, send)', labelNames: ['stage'], buckets: STAGE_BUCKETS, registers }),
     openaiInFlight: new Gauge({ name: 'clinic_openai_in_flight', help: 'OpenAI calls in flight', registers }),
+    openaiShare: new Gauge({ name: 'clinic_openai_share', help: 'OpenAI calls this instance may have in flight: its share of OPENAI_MAX_CONCURRENCY across the instances on one database', registers }),
     openaiQueued: new Gauge({ name: 'clinic_openai_queued', help: 'OpenAI calls waiting for the concurrency cap', registers }),
     openaiErrors: new Counter({ name: 'clinic_openai_errors_total', help: 'Failed OpenAI calls by operation', labelNames: ['operation'], registers }),
     inboxDepth: new Gauge({
@@ -63,6 +64,7 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
       labelNames: ['outcome'],
       registers,
     }),
+    leasesLost: new Counter({ name: 'clinic_leases_lost_total', help: 'Messages a worker stopped answering because its lease was gone (another instance has them)', registers }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
   // Known label sets start at 0, so that rate() and alerts see a series before its first event.

@@ -1,54 +1,61 @@
-import pLimit from 'p-limit';
-
 import type { Metrics } from '../metrics.ts';
 
 /**
- * The one cap on OpenAI calls in flight in this process (OPENAI_MAX_CONCURRENCY), shared by the
- * embedder, the chat model, the triage and ingestion. Only the request itself holds a slot: waits
- * between retries happen outside it, so a long Retry-After never starves other patients.
+ * The one cap on OpenAI calls in flight in this process, shared by the embedder, the chat model, the
+ * triage and ingestion. Only the request itself holds a slot: waits between retries happen outside
+ * it, so a long Retry-After never starves other patients.
  *
- * `urgent` calls (the emergency triage) go to the front of the queue: p-limit keeps the cap, and an
- * ordinary call enters p-limit only when a slot is free for it, so p-limit's own queue never holds
- * ordinary calls for an urgent one to wait behind. An urgent call waits at most for a call in flight.
+ * `urgent` calls (the emergency triage) go before every ordinary call waiting: an urgent call waits at
+ * most for a call in flight.
+ *
+ * The cap can change while calls run (`setConcurrency`): with several instances on one database it is
+ * this instance's share of OPENAI_MAX_CONCURRENCY (see src/worker/instance-heartbeat.ts), which may
+ * be 0 for a while. Lowering it never stops a call in flight; it only admits fewer.
  */
-export type OpenAILimiter = <T>(call: () => Promise<T>, options?: { urgent?: boolean }) => Promise<T>;
+export type OpenAILimiter = (<T>(call: () => Promise<T>, options?: { urgent?: boolean }) => Promise<T>) & {
+  setConcurrency(concurrency: number): void;
+  readonly concurrency: number;
+  /** Calls running now. */
+  readonly inFlight: number;
+};
 
-export function createOpenAILimiter(concurrency: number, metrics?: Metrics): OpenAILimiter {
-  const limit = pLimit(concurrency);
-  /** Ordinary calls waiting for a free slot, in order. */
-  const waiting: (() => void)[] = [];
-  /** Calls handed to p-limit and not finished, counted here so that admission is decided synchronously. */
-  let admitted = 0;
-  const queued = () => metrics?.openaiQueued.set(waiting.length + limit.pendingCount);
-  const admitNext = () => {
-    while (waiting.length > 0 && admitted < concurrency) {
-      admitted++;
-      waiting.shift()!();
+export function createOpenAILimiter(initialConcurrency: number, metrics?: Metrics): OpenAILimiter {
+  let concurrency = initialConcurrency;
+  let running = 0;
+  const urgent: (() => void)[] = [];
+  const ordinary: (() => void)[] = [];
+  const queued = () => metrics?.openaiQueued.set(urgent.length + ordinary.length);
+  const admit = () => {
+    while (running < concurrency && (urgent.length > 0 || ordinary.length > 0)) {
+      running++;
+      (urgent.shift() ?? ordinary.shift())!();
     }
     queued();
   };
-  const run = <T>(call: () => Promise<T>) =>
-    limit(async () => {
-      metrics?.openaiInFlight.inc();
-      queued();
-      try {
-        return await call();
-      } finally {
-        metrics?.openaiInFlight.dec();
-        admitted--;
-        admitNext();
-      }
+
+  const limiter = async <T>(call: () => Promise<T>, options?: { urgent?: boolean }): Promise<T> => {
+    await new Promise<void>((resolve) => {
+      (options?.urgent ? urgent : ordinary).push(resolve);
+      admit();
     });
-
-  return (call, options) => {
-    if (options?.urgent || (waiting.length === 0 && admitted < concurrency)) {
-      admitted++;
-      const running = run(call);
-      queued();
-      return running;
+    metrics?.openaiInFlight.inc();
+    try {
+      return await call();
+    } finally {
+      metrics?.openaiInFlight.dec();
+      running--;
+      admit();
     }
-    const turn = new Promise<void>((resolve) => waiting.push(resolve));
-    queued();
-    return turn.then(() => run(call));
   };
+  // defineProperties, not Object.assign: assign would copy the getters' values once.
+  return Object.defineProperties(limiter, {
+    setConcurrency: {
+      value: (next: number) => {
+        concurrency = Math.max(0, Math.floor(next));
+        admit();
+      },
+    },
+    concurrency: { get: () => concurrency },
+    inFlight: { get: () => running },
+  }) as OpenAILimiter;
 }

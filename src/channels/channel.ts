@@ -53,12 +53,19 @@ export type WebhookRequest = {
 };
 
 /**
+ * What verification also needs: whether the request was made on this machine and not relayed (see
+ * src/http/from-this-machine.ts). A channel whose secret is unset accepts unsigned requests only then:
+ * `npm run chat` works, a tunnel or the internet does not.
+ */
+export type VerifiableRequest = WebhookRequest & { fromThisMachine: boolean };
+
+/**
  * One channel's webhook, written as three small steps so that the route around them is written once.
  * `verify` and `parse` throw an AppError with the HTTP status to answer.
  */
 export type ChannelWebhook = {
   channel: ChannelName;
-  verify(request: WebhookRequest): void;
+  verify(request: VerifiableRequest): void;
   parse(request: WebhookRequest): WebhookContent;
   acknowledgement: { contentType: string; body: string };
 };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -5,6 +6,8 @@ import { pino } from 'pino';
 
 import { createIngestionEmbedder } from '../ai/create-ingestion-embedder.ts';
 import { createOpenAILimiter } from '../ai/openai-limiter.ts';
+import { createInstances } from '../store/instances.ts';
+import { createInstanceHeartbeat } from '../worker/instance-heartbeat.ts';
 import type { RetryOptions } from '../ai/with-retry.ts';
 import { AppError } from '../app-error.ts';
 import { loadConfig, readDotEnv, type Config } from '../config.ts';
@@ -19,7 +22,8 @@ import { createKnowledge } from '../store/knowledge.ts';
 const USAGE = `Usage: npm run ingest -- [--prune] [--dry-run] [files or folders...]
 
 Loads the clinic's documents (${SUPPORTED_EXTENSIONS.join(', ')}) into the knowledge base, on the
-embedded database (DATA_DIR) or Supabase (SUPABASE_URL), and embeds them when OPENAI_API_KEY is set.
+embedded database (DATA_DIR), PostgreSQL (DATABASE_URL) or Supabase (SUPABASE_URL), and embeds them
+when OPENAI_API_KEY is set.
 Folders are read recursively. With no path, KNOWLEDGE_DIR (default: knowledge) is read. Documents are
 keyed by their path relative to the current folder: run it from the project root.
 
@@ -72,10 +76,10 @@ export async function runIngestCli(argv: string[], io: IngestCliIo): Promise<{ e
   const reporter = createProgressReporter(io.stdout);
   if (args.positionals.length === 0) reporter.note(`No path given: reading KNOWLEDGE_DIR (${config.knowledgeDir}).`);
 
+  // Warnings only: the progress display owns the terminal.
+  const logger = pino({ level: 'warn', base: undefined }, { write: (line: string) => io.stderr.write(line) });
   let opened: OpenedDatabase;
   try {
-    // Warnings only: the progress display owns the terminal.
-    const logger = pino({ level: 'warn', base: undefined }, { write: (line: string) => io.stderr.write(line) });
     opened = await openDatabase(config, { logger });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -89,11 +93,32 @@ export async function runIngestCli(argv: string[], io: IngestCliIo): Promise<{ e
 
   const apiKey = config.openai.apiKey;
   if (!apiKey) reporter.note('OPENAI_API_KEY is not set: loading for full-text search only; a later run with a key adds the embeddings.');
+  // On a database the service instances share, this run takes its share of OPENAI_MAX_CONCURRENCY like
+  // one more instance (heartbeating meanwhile), so that the deployment's cap holds while it embeds.
+  const shared = opened.kind !== 'embedded' && apiKey !== undefined;
+  const limiter = createOpenAILimiter(shared ? 0 : config.openai.maxConcurrency);
+  const heartbeat = shared
+    ? createInstanceHeartbeat({
+        instances: createInstances(opened.db),
+        id: `ingest-${randomUUID()}`,
+        kind: 'ingest',
+        openaiTotal: config.openai.maxConcurrency,
+        limiter,
+        logger,
+      })
+    : undefined;
+  try {
+    await heartbeat?.start();
+  } catch (error) {
+    io.stderr.write(`Cannot join the instances sharing the database: ${error instanceof Error ? error.message : String(error)}\n`);
+    await opened.close();
+    return { exitCode: 1 };
+  }
   const embedder = apiKey
     ? createIngestionEmbedder({
         ...config.openai,
         apiKey,
-        limiter: createOpenAILimiter(config.openai.maxConcurrency),
+        limiter,
         retry: {
           onRetry: (error, attempt, delayMs) => {
             const status = error instanceof AppError ? error.details?.['status'] : undefined;
@@ -125,6 +150,7 @@ export async function runIngestCli(argv: string[], io: IngestCliIo): Promise<{ e
     io.stderr.write(`Ingestion failed: ${error instanceof Error ? error.message : String(error)}\nFinished documents are kept; run again to go on.\n`);
     return { exitCode: 1 };
   } finally {
+    await heartbeat?.stop();
     await opened.close();
   }
 }

@@ -12,7 +12,7 @@ export type CliIo = {
 };
 
 /**
- * The configured database for a command beside (or instead of) the service: Supabase runs beside it;
+ * The configured database for a command beside (or instead of) the service: PostgreSQL and Supabase run beside it;
  * the embedded DATA_DIR refuses while the server holds it, with the lock's own message. Problems are
  * written to stderr and answered undefined (exit code 1).
  */

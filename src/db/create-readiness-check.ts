@@ -1,16 +1,16 @@
 import type { Database } from './database.ts';
 import { listMigrations } from './migrate.ts';
+import { missingMigrations } from './missing-migrations.ts';
 
 /**
  * GET /readyz: the database answers, and has applied every migration this code ships with. Not
- * ready while it starts, after it closes, or when `supabase db push` has not caught up with a deploy.
+ * ready while it starts, after it closes, or when the migrations have not caught up with a deploy.
  */
 export async function createReadinessCheck(db: Database, directory?: string): Promise<() => Promise<boolean>> {
-  const expected = (await listMigrations(directory)).map((file) => file.slice(0, 14));
+  const files = await listMigrations(directory);
   return async () => {
     try {
-      const applied = new Set(await db.call<string[]>('applied_migrations'));
-      return expected.every((version) => applied.has(version));
+      return (await missingMigrations(db, files)).length === 0;
     } catch {
       return false;
     }

@@ -2,36 +2,41 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Database } from './database.ts';
 import { lockDataDir } from './data-dir-lock.ts';
-import { migrateEmbedded } from './migrate.ts';
+import { applyMigrations } from './migrate.ts';
 import { openPgliteDatabase } from './pglite/pglite-database.ts';
+import { checkPostgres } from './postgres/check-postgres.ts';
+import { describeDatabaseUrl, openPostgresDatabase } from './postgres/postgres-database.ts';
 import { checkSupabase } from './supabase/check-supabase.ts';
 import { openSupabaseDatabase } from './supabase/supabase-database.ts';
 
 export type OpenedDatabase = {
   db: Database;
-  kind: 'embedded' | 'supabase';
-  /** Closes the database and releases what it holds (the DATA_DIR lock). */
+  /** `embedded`: this process alone; `postgres` and `supabase`: shared by every instance pointed at it. */
+  kind: 'embedded' | 'postgres' | 'supabase';
+  /** Closes the database and releases what it holds (the DATA_DIR lock, the pool). */
   close(): Promise<void>;
 };
 
 /**
- * The database the config asks for: Supabase when SUPABASE_URL is set (checked at once, never
- * migrated: that is `supabase db push`), else the embedded PGlite in DATA_DIR, locked against a
- * second process and migrated from supabase/migrations.
+ * The database the config asks for: a PostgreSQL server when DATABASE_URL is set (checked at once and
+ * never migrated here: that is `npm run migrate`), Supabase when SUPABASE_URL is set (likewise:
+ * `supabase db push`), else the embedded PGlite in DATA_DIR, locked against a second process and
+ * migrated from supabase/migrations.
  */
 export async function openDatabase(
-  config: Pick<Config, 'dataDir' | 'supabase'>,
-  options: { logger: Logger; loadDataDir?: Uint8Array },
+  config: Pick<Config, 'dataDir' | 'supabase' | 'postgres'>,
+  options: { logger: Logger; loadDataDir?: Uint8Array; migrationsDir?: string },
 ): Promise<OpenedDatabase> {
+  if (config.postgres) {
+    const where = describeDatabaseUrl(config.postgres.url);
+    const db = await checked(openPostgresDatabase(config.postgres), (opened) => checkPostgres(opened, where, options.migrationsDir));
+    options.logger.info({ database: where, poolSize: config.postgres.poolSize }, 'using PostgreSQL (migrations are applied with npm run migrate)');
+    return { db, kind: 'postgres', close: () => db.close() };
+  }
   if (config.supabase) {
-    const db = openSupabaseDatabase(config.supabase);
-    try {
-      await checkSupabase(db, config.supabase.url);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-    options.logger.info({ url: config.supabase.url }, 'using Supabase (migrations are applied with supabase db push)');
+    const url = config.supabase.url;
+    const db = await checked(openSupabaseDatabase(config.supabase), (opened) => checkSupabase(opened, url));
+    options.logger.info({ url }, 'using Supabase (migrations are applied with supabase db push)');
     return { db, kind: 'supabase', close: () => db.close() };
   }
   const unlock = config.dataDir.startsWith('memory://') ? () => {} : lockDataDir(config.dataDir);
@@ -41,11 +46,22 @@ export async function openDatabase(
     unlock();
   };
   try {
-    const applied = await migrateEmbedded(db);
+    const applied = await applyMigrations(db, options.migrationsDir);
     if (applied.length > 0) options.logger.info({ applied }, 'migrations applied');
   } catch (error) {
     await close();
     throw error;
   }
   return { db, kind: 'embedded', close };
+}
+
+/** The database once `check` passed; closed when it did not, so that a failed start leaves nothing open. */
+async function checked<T extends Database>(db: T, check: (db: T) => Promise<void>): Promise<T> {
+  try {
+    await check(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
 }

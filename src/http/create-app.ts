@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
 import { devOutboxRoute } from './dev-outbox-route.ts';
+import { metricsRoute } from './metrics-route.ts';
 import { webhookRoute } from './webhook-route.ts';
 import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 
@@ -17,6 +18,8 @@ export type AppDependencies = {
   metrics: Metrics;
   /** Database reachable and migrated. */
   isReady: () => Promise<boolean>;
+  /** Needed as a bearer token for /metrics from outside this machine (unset: this machine only). */
+  metricsToken: string | undefined;
   onStored: (stored: { urgent: boolean }) => void;
   onAlertRefusals: (refusals: AlertRefusal[]) => void;
   rateLimitFor: (patient: string) => number;
@@ -39,9 +42,7 @@ export function createApp(deps: AppDependencies): express.Express {
     const ready = await deps.isReady().catch(() => false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
+  app.get('/metrics', metricsRoute(deps.metrics, deps.metricsToken));
 
   if (deps.devOutbox) app.get('/dev/outbox', devOutboxRoute(deps.inbox));
 

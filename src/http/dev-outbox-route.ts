@@ -3,10 +3,9 @@ import type { Request, RequestHandler } from 'express';
 import { AppError } from '../app-error.ts';
 import { conversationKey } from '../channels/channel.ts';
 import type { Inbox } from '../store/inbox.ts';
+import { fromThisMachine } from './from-this-machine.ts';
 
 const ADDRESS = /^(whatsapp:)?\+?[0-9A-Za-z]{3,20}$/;
-const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * GET /dev/outbox?patient=<address>&business=<address>[&after=<id>]: the replies recorded for one
@@ -28,17 +27,6 @@ export function devOutboxRoute(inbox: Inbox): RequestHandler {
     const result = await inbox.devOutbox(conversationKey({ channel: 'twilio', business, patient }), after === undefined ? undefined : Number(after));
     res.set('cache-control', 'no-store').json(result);
   };
-}
-
-/**
- * A loopback peer is not enough: ngrok (and any local reverse proxy) also connects from 127.0.0.1,
- * so a forwarded request, or one addressed to a public host name, is refused as well.
- */
-function fromThisMachine(req: Request): boolean {
-  if (!LOOPBACK_ADDRESSES.has(req.socket.remoteAddress ?? '')) return false;
-  if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined) return false;
-  const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  return LOOPBACK_HOSTS.has(host);
 }
 
 function queryString(req: Request, name: string): string | undefined {

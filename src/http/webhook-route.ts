@@ -1,11 +1,12 @@
 import type { Request, RequestHandler } from 'express';
 
-import type { ChannelWebhook, InboundMessage, WebhookRequest } from '../channels/channel.ts';
+import type { ChannelWebhook, InboundMessage, VerifiableRequest } from '../channels/channel.ts';
 import type { Logger } from '../logger.ts';
 import { maskAddress } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
 import type { AlertRefusal } from '../alerts/staff-alerts.ts';
+import { fromThisMachine } from './from-this-machine.ts';
 
 /**
  * The one webhook route: verify the signature over the raw bytes, parse, store every message in the
@@ -30,10 +31,11 @@ export function webhookRoute(options: {
   const { webhook, inbox, logger, metrics } = options;
   return async (req, res) => {
     const started = process.hrtime.bigint();
-    const request: WebhookRequest = {
+    const request: VerifiableRequest = {
       url: signedUrl(req, options.publicUrl),
       headers: req.headers,
       rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      fromThisMachine: fromThisMachine(req),
     };
     webhook.verify(request);
     const content = webhook.parse(request);

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.ts';
 import { isRetryable } from '../app-error.ts';
 import type { Reply } from '../pipeline/reply.ts';
 import { groupCalls } from './group-calls.ts';
+import { LeaseLostError } from './lease-lost-error.ts';
 import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 
 export type ClaimedMessage = {
@@ -44,6 +45,12 @@ function toClaimed(row: ClaimedRow): ClaimedMessage {
     patient: row.patient, business: row.business, body: row.body, kind: row.kind, merged: row.merged, attempts: row.attempts,
     reply: row.reply, partsSent: row.parts_sent,
   };
+}
+
+type Updated = { updated: number };
+
+function fenced(id: number, result: Updated): void {
+  if (Number(result.updated) === 0) throw new LeaseLostError(id);
 }
 
 /** The inbox and outbox, as typed calls to the SQL functions in supabase/migrations. */
@@ -103,8 +110,10 @@ export function createInbox(db: Database) {
       return rows.map(toClaimed);
     },
 
-    async extendLeases(ids: number[], owner: string, leaseSeconds: number): Promise<void> {
-      await db.call('inbox_extend_leases', { p_ids: ids, p_owner: owner, p_lease_seconds: leaseSeconds });
+    /** Renews the leases still held; answers the ids renewed (one missing was claimed by another owner). */
+    async extendLeases(ids: number[], owner: string, leaseSeconds: number): Promise<number[]> {
+      const result = await db.call<{ ids?: number[] }>('inbox_extend_leases', { p_ids: ids, p_owner: owner, p_lease_seconds: leaseSeconds });
+      return (result.ids ?? []).map(Number);
     },
 
     /** Embedded database only: messages an earlier (dead) process held are due again at once. */
@@ -112,11 +121,14 @@ export function createInbox(db: Database) {
       return (await db.call<{ released: number }>('inbox_release_orphans', { p_owner: owner })).released;
     },
 
+    // The writes after a claim are fenced: each is refused once `owner`'s lease is gone (another
+    // instance may be answering the message), and then throws a LeaseLostError.
+
     /** Stores the reply with what it is (origin, sources, whether the documents covered the question). */
     async saveAnswer(id: number, owner: string, reply: Reply): Promise<void> {
-      await db.call('inbox_save_answer', {
+      fenced(id, await db.call<Updated>('inbox_save_answer', {
         p_id: id, p_owner: owner, p_reply: reply.text, p_origin: reply.origin, p_sources: reply.sources, p_uncovered: reply.uncovered,
-      });
+      }));
     },
 
     /**
@@ -137,22 +149,24 @@ export function createInbox(db: Database) {
       await db.call('inbox_save_transcript', { p_id: id, p_transcript: transcript });
     },
 
+    /** One part sent. With `owner`, a part of a claimed message, fenced; without, an unclaimed send (an alert). */
     async recordOutbound(part: {
       inboxId: number | null; channel: ChannelName; conversation: string; body: string;
-      providerMessageId?: string; status?: string; error?: string;
+      providerMessageId?: string; status?: string; error?: string; owner?: string;
     }): Promise<void> {
-      await db.call('outbound_record', {
+      const result = await db.call<{ owned?: boolean }>('outbound_record', {
         p_inbox_id: part.inboxId, p_channel: part.channel, p_conversation: part.conversation, p_body: part.body,
-        p_provider_message_id: part.providerMessageId, p_status: part.status ?? 'sent', p_error: part.error,
+        p_provider_message_id: part.providerMessageId, p_status: part.status ?? 'sent', p_error: part.error, p_owner: part.owner,
       });
+      if (result.owned === false && part.inboxId !== null) throw new LeaseLostError(part.inboxId);
     },
 
     async finish(id: number, owner: string, state: 'answered' | 'skipped' | 'failed', error?: string): Promise<void> {
-      await db.call('inbox_finish', { p_id: id, p_owner: owner, p_state: state, p_error: error });
+      fenced(id, await db.call<Updated>('inbox_finish', { p_id: id, p_owner: owner, p_state: state, p_error: error }));
     },
 
     async retry(id: number, owner: string, error: string, delayMs: number): Promise<void> {
-      await db.call('inbox_retry', { p_id: id, p_owner: owner, p_error: error, p_delay_ms: Math.round(delayMs) });
+      fenced(id, await db.call<Updated>('inbox_retry', { p_id: id, p_owner: owner, p_error: error, p_delay_ms: Math.round(delayMs) }));
     },
 
     /** Messages that could not be answered, newest first, with the provider's error. */

@@ -10,8 +10,11 @@ import { splitMessage } from '../pipeline/split-message.ts';
 import { timed } from '../pipeline/timed.ts';
 import { createWakeSignal } from './create-wake-signal.ts';
 import type { ClaimedMessage, Inbox } from '../store/inbox.ts';
+import { LeaseLostError } from '../store/lease-lost-error.ts';
 
 export type InboxWorkerOptions = {
+  /** The lease owner: this instance's id in the instances table (a new one when not given). */
+  owner?: string;
   inbox: Inbox;
   senders: Record<ChannelName, Sender>;
   /**
@@ -45,12 +48,14 @@ export type InboxWorkerOptions = {
  */
 export function createInboxWorker(options: InboxWorkerOptions) {
   const { inbox, logger, metrics } = options;
-  const owner = `worker-${randomUUID()}`;
+  const owner = options.owner ?? `worker-${randomUUID()}`;
   const leaseSeconds = options.leaseSeconds ?? 120;
   const pollIntervalMs = options.pollIntervalMs ?? 500;
   const maxAttempts = options.maxAttempts ?? 5;
   const retryBaseDelayMs = options.retryBaseDelayMs ?? 1_000;
   const inFlight = new Map<number, Promise<void>>();
+  /** Messages in hand whose lease renewal was refused: another owner has them, so send nothing more. */
+  const lost = new Set<number>();
   let running = false;
   let loopDone: Promise<void> = Promise.resolve();
   /** An emergency was stored, or the poll came round: look for emergencies even with no slot free. */
@@ -67,6 +72,7 @@ export function createInboxWorker(options: InboxWorkerOptions) {
       if (inFlight.has(message.id)) continue;
       const work = handle(message).finally(() => {
         inFlight.delete(message.id);
+        lost.delete(message.id);
         signal();
       });
       inFlight.set(message.id, work);
@@ -121,38 +127,58 @@ export function createInboxWorker(options: InboxWorkerOptions) {
         await inbox.saveAnswer(message.id, owner, generated).catch((error: unknown) => {
           // The emergency reply is fixed text: sent even if it could not be saved (a retry would send
           // the same words again, which is better than a patient in danger waiting for the database).
-          if (message.kind !== 'emergency') throw error;
+          // Not when another owner has the message: it sends the same reply.
+          if (message.kind !== 'emergency' || error instanceof LeaseLostError) throw error;
           log.error({ err: error }, 'could not save the emergency reply; sending it anyway');
         });
       }
       const parts = splitMessage(reply, sender.maxLength(message.patient));
       for (let index = message.partsSent; index < parts.length; index++) {
         const body = parts[index]!;
+        // The renewal found the lease gone: stop before this send, not only at the next write.
+        if (lost.has(message.id)) throw new LeaseLostError(message.id);
         const { providerMessageId } = await timed({ metrics, logger: log }, 'send', () =>
           sender.send({ from: message.business, to: message.patient, body }),
         );
-        await inbox.recordOutbound({ inboxId: message.id, channel: message.channel, conversation: message.conversation, body, providerMessageId });
+        // Refused (LeaseLostError) once the lease is gone: this part went out, the next will not.
+        await inbox.recordOutbound({ inboxId: message.id, channel: message.channel, conversation: message.conversation, body, providerMessageId, owner });
         metrics.replies.inc({ channel: message.channel, outcome: 'sent' });
       }
       await inbox.finish(message.id, owner, 'answered');
       log.info({ parts: parts.length, ms: Date.now() - started }, 'reply sent');
     } catch (error) {
+      if (error instanceof LeaseLostError) {
+        metrics.leasesLost.inc();
+        log.warn({ attempt: message.attempts }, 'lease lost: another worker has this message now; stopped without sending more');
+        return;
+      }
       const reason = error instanceof Error ? error.message : String(error);
       // An emergency reply keeps being tried through a longer outage (15 tries, several minutes), a minute apart at most.
       const attemptsAllowed = message.kind === 'emergency' ? maxAttempts * 3 : maxAttempts;
       if (running && isRetryable(error) && message.attempts < attemptsAllowed) {
         const delay = Math.min(60_000, retryBaseDelayMs * 2 ** (message.attempts - 1)) * (0.5 + Math.random() / 2);
         log.warn({ err: error, attempt: message.attempts, retryInMs: Math.round(delay) }, 'reply failed; will retry');
-        await inbox.retry(message.id, owner, reason, delay).catch((e: unknown) => log.error({ err: e }, 'could not schedule retry'));
+        await inbox.retry(message.id, owner, reason, delay).catch((e: unknown) => logWriteFailure(log, e, 'could not schedule retry'));
       } else if (!running && isRetryable(error)) {
         await inbox.retry(message.id, owner, reason, 0).catch(() => undefined);
       } else {
         metrics.replies.inc({ channel: message.channel, outcome: 'failed' });
         log.error({ err: error, attempt: message.attempts }, 'reply failed for good');
-        await inbox.finish(message.id, owner, 'failed', reason).catch((e: unknown) => log.error({ err: e }, 'could not mark message failed'));
-        if (generated === undefined && message.reply === null) await sendFailureReply(message, sender, log);
+        const marked = await inbox.finish(message.id, owner, 'failed', reason).then(
+          () => true,
+          (e: unknown) => logWriteFailure(log, e, 'could not mark message failed'),
+        );
+        // Not when the message is someone else's now: they will answer it.
+        if (marked && generated === undefined && message.reply === null) await sendFailureReply(message, sender, log);
       }
     }
+  }
+
+  /** A write after a failure was refused: a lost lease is the new owner's business, anything else an error. Answers false. */
+  function logWriteFailure(log: Logger, error: unknown, message: string): false {
+    if (error instanceof LeaseLostError) log.warn('lease lost: another worker has this message now');
+    else log.error({ err: error }, message);
+    return false;
   }
 
   /** Best effort, once: the pipeline itself failed (say the database), so the patient hears something. */
@@ -171,7 +197,18 @@ export function createInboxWorker(options: InboxWorkerOptions) {
   let renewal: NodeJS.Timeout | undefined;
   const renewLeases = () => {
     if (inFlight.size === 0) return;
-    inbox.extendLeases([...inFlight.keys()], owner, leaseSeconds).catch((error: unknown) => logger.warn({ err: error }, 'could not renew leases'));
+    const held = [...inFlight.keys()];
+    inbox.extendLeases(held, owner, leaseSeconds).then(
+      (renewed) => {
+        const kept = new Set(renewed);
+        for (const id of held) {
+          if (kept.has(id) || !inFlight.has(id) || lost.has(id)) continue;
+          lost.add(id);
+          logger.warn({ inboxId: id }, 'lease renewal refused: another worker has this message now; sending nothing more for it');
+        }
+      },
+      (error: unknown) => logger.warn({ err: error }, 'could not renew leases'),
+    );
   };
 
   return {

@@ -22,6 +22,8 @@ export type FakeOpenAI = {
    * the socket without answering, or undefined to answer normally. Called once the body is read.
    */
   failWith: ((call: FakeOpenAICall) => number | undefined) | undefined;
+  /** if set, awaited before a request is answered (after its latency): a test holds an answer until it has done something */
+  gate: ((call: FakeOpenAICall) => Promise<void> | undefined) | undefined;
   /** if set, 429 answers carry a Retry-After header */
   retryAfterSeconds: number | undefined;
   /** computes the assistant message content from the chat request body */
@@ -39,7 +41,7 @@ export type FakeOpenAI = {
    * contentType, size } }, never the bytes.
    */
   transcriptionReply: (audio: Buffer, body: any) => string;
-  /** clears calls, maxInFlight, failWith, retryAfterSeconds; latency to 0; chatReply, triageReply and transcriptionReply to default */
+  /** clears calls, maxInFlight, failWith, gate, retryAfterSeconds; latency to 0; chatReply, triageReply and transcriptionReply to default */
   reset(): void;
   close(): Promise<void>;
   /** emitted when a request finishes (answered, socket destroyed, or aborted by the client) */
@@ -218,6 +220,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
   maxInFlight = 0;
   latency: FakeOpenAI['latency'] = { embeddings: 0, chat: 0 };
   failWith: ((call: FakeOpenAICall) => number | undefined) | undefined = undefined;
+  gate: FakeOpenAI['gate'] = undefined;
   retryAfterSeconds: number | undefined = undefined;
   chatReply: (body: any) => string = defaultChatReply;
   triageReply: (body: any) => string = () => DEFAULT_TRIAGE_REPLY;
@@ -248,6 +251,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
     this.calls = [];
     this.maxInFlight = this.inFlight;
     this.failWith = undefined;
+    this.gate = undefined;
     this.retryAfterSeconds = undefined;
     this.latency = { embeddings: 0, chat: 0 };
     this.chatReply = defaultChatReply;
@@ -330,6 +334,7 @@ class FakeOpenAIServer extends EventEmitter implements FakeOpenAI {
     const failure = this.failWith?.(call);
     const triage = route === 'chat' && isTriageRequest(call.body);
     await this.sleeper.sleep(route === 'embeddings' ? this.latency.embeddings : triage ? (this.latency.triage ?? this.latency.chat) : this.latency.chat);
+    await this.gate?.(call);
     if (res.destroyed) return finish(0);
 
     if (failure === 0) {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 import { AppError } from '../../src/app-error.ts';
-import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
 import { openPgliteDatabase, type PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { SUPABASE_ROLES_SQL } from '../support/supabase-roles.ts';
 
@@ -44,7 +44,7 @@ export async function startFakePostgrest(options: { migrate?: boolean; serviceRo
   const serviceRoleKey = options.serviceRoleKey ?? DEFAULT_SERVICE_ROLE_KEY;
   const db = openPgliteDatabase({ dataDir: 'memory://' });
   await db.exec(SUPABASE_ROLES_SQL);
-  if (options.migrate !== false) await migrateEmbedded(db);
+  if (options.migrate !== false) await applyMigrations(db);
 
   // One connection behind it: transactions must not interleave.
   let queue: Promise<unknown> = Promise.resolve();

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import type { InboundMessage } from '../../src/channels/channel.ts';
 import type { Database } from '../../src/db/database.ts';
-import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
 import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
+import { openPostgresDatabase } from '../../src/db/postgres/postgres-database.ts';
 import { openSupabaseDatabase } from '../../src/db/supabase/supabase-database.ts';
 import { planAlerts } from '../../src/alerts/plan-alerts.ts';
 import { createStaffAlerts } from '../../src/alerts/staff-alerts.ts';
@@ -12,10 +13,12 @@ import { patientAddresses } from '../../src/patient-data/patient-addresses.ts';
 import { createPatientData } from '../../src/patient-data/patient-data-store.ts';
 import { createPatientStates } from '../../src/store/patient-state.ts';
 import { createInbox, type Inbox } from '../../src/store/inbox.ts';
+import { createInstances } from '../../src/store/instances.ts';
 import { createKnowledge, type ChunkInput, type Knowledge } from '../../src/store/knowledge.ts';
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
 import { startFakePostgrest, type FakePostgrest } from '../fakes/fake-postgrest.ts';
 import { closedPort } from '../support/closed-port.ts';
+import { createTestDatabase, NO_TEST_DATABASE, TEST_DATABASE_URL } from '../support/test-database.ts';
 
 /** A transport under test, and a back door to empty the tables between tests. */
 type Harness = { db: Database; sql(statement: string): Promise<void>; query<T>(statement: string, params?: unknown[]): Promise<T[]>; close(): Promise<void> };
@@ -32,7 +35,7 @@ const transports: [string, () => Promise<Harness>][] = [
     'embedded PGlite',
     async () => {
       const db = openPgliteDatabase({ dataDir: 'memory://' });
-      await migrateEmbedded(db);
+      await applyMigrations(db);
       return { db, sql: (statement) => db.exec(statement), query: (statement, params) => db.query(statement, params), close: () => db.close() };
     },
   ],
@@ -44,9 +47,38 @@ const transports: [string, () => Promise<Harness>][] = [
       return { db, sql: (statement) => postgrest.db.exec(statement), query: (statement, params) => postgrest.db.query(statement, params), close: () => db.close() };
     },
   ],
+  // A real server, through the driver DATABASE_URL uses: calls run at once on several connections.
+  ...(TEST_DATABASE_URL
+    ? [
+        [
+          'PostgreSQL driver (DATABASE_URL)',
+          async () => {
+            const database = await createTestDatabase('contract');
+            const db = openPostgresDatabase({ url: database.url, poolSize: 4 });
+            return {
+              db,
+              sql: (statement) => db.exec(statement),
+              query: (statement, params) => db.query(statement, params),
+              close: async () => {
+                await db.close();
+                await database.drop();
+              },
+            };
+          },
+        ] satisfies [string, () => Promise<Harness>],
+      ]
+    : []),
 ];
 
+describe.skipIf(TEST_DATABASE_URL)(`database contract: PostgreSQL driver (${NO_TEST_DATABASE})`, () => {
+  it('runs on TEST_DATABASE_URL', () => {});
+});
+
 const CLINIC = '+15557654321';
+
+function answer(text: string) {
+  return { text, origin: 'generated' as const, sources: [], uncovered: false };
+}
 
 function inbound(patient: string, providerMessageId: string, body: string, channel: InboundMessage['channel'] = 'twilio'): InboundMessage {
   return { channel, providerMessageId, patient, business: CLINIC, body, kind: 'text' };
@@ -109,6 +141,39 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       const next = await inbox.claim('worker-2', 60, 10);
       expect(next.map((m) => m.id)).toEqual([a2.id]);
       expect(await inbox.stats()).toEqual({ answered: 1, processing: 2 });
+    });
+
+    it('when a lease ran out and another worker claimed the message, then every write of the first owner is refused and changes nothing', async () => {
+      const { id } = await inbox.enqueue(inbound('+15550000031', 'SM-fence-1', 'will my lease hold?'));
+      const [claimed] = await inbox.claim('worker-old', 60, 1);
+      await inbox.saveAnswer(id, 'worker-old', answer('first part'));
+      await inbox.recordOutbound({ inboxId: id, channel: 'twilio', conversation: claimed!.conversation, body: 'first part', owner: 'worker-old' });
+      // A long pause: the lease runs out and another instance claims the message.
+      await harness.sql(`update inbox set lease_until = now() - interval '1 second' where id = ${id}`);
+      const [taken] = await inbox.claim('worker-new', 60, 1);
+      expect(taken).toMatchObject({ id, reply: 'first part', partsSent: 1, attempts: 2 });
+
+      const refused = { name: 'LeaseLostError', code: 'lease_lost', retryable: false, inboxId: id };
+      await expect(inbox.saveAnswer(id, 'worker-old', answer('another reply'))).rejects.toMatchObject(refused);
+      await expect(inbox.recordOutbound({ inboxId: id, channel: 'twilio', conversation: taken!.conversation, body: 'second part', owner: 'worker-old' })).rejects.toMatchObject(refused);
+      await expect(inbox.retry(id, 'worker-old', 'oops', 0)).rejects.toMatchObject(refused);
+      await expect(inbox.finish(id, 'worker-old', 'answered')).rejects.toMatchObject(refused);
+      expect(await inbox.extendLeases([id], 'worker-old', 60)).toEqual([]);
+      const [row] = await harness.query<{ reply: string; parts_sent: number; state: string; lease_owner: string; outbound: number }>(
+        `select reply, parts_sent, state, lease_owner, (select count(*)::int from outbound where inbox_id = ${id}) as outbound from inbox where id = ${id}`,
+      );
+      expect(row).toEqual({ reply: 'first part', parts_sent: 1, state: 'processing', lease_owner: 'worker-new', outbound: 1 });
+
+      // The new owner's writes go through.
+      expect(await inbox.extendLeases([id], 'worker-new', 60)).toEqual([id]);
+      await inbox.finish(id, 'worker-new', 'answered');
+      // A lease that ran out with nobody claiming since is no lease either: the owner must renew it first.
+      const { id: second } = await inbox.enqueue(inbound('+15550000032', 'SM-fence-2', 'and now?'));
+      await inbox.claim('worker-old', 60, 1);
+      await harness.sql(`update inbox set lease_until = now() - interval '1 second' where id = ${second}`);
+      await expect(inbox.saveAnswer(second, 'worker-old', answer('late'))).rejects.toMatchObject({ code: 'lease_lost' });
+      expect(await inbox.extendLeases([second], 'worker-old', 60)).toEqual([second]);
+      await inbox.saveAnswer(second, 'worker-old', answer('in time again'));
     });
 
     it('when more conversations wait than a claim takes, then an emergency goes first, then the oldest turns, and no conversation twice', async () => {
@@ -211,6 +276,48 @@ describe.each(transports)('database contract: %s', (_name, open) => {
       await inbox.retry(id, 'worker-1', 'send failed', 0);
       const [again] = await inbox.claim('worker-2', 60, 10);
       expect(again).toMatchObject({ id, attempts: 2, reply: 'the saved answer' });
+    });
+  });
+
+  describe('instances', () => {
+    beforeEach(async () => {
+      await harness.sql('delete from instances');
+    });
+
+    it('when instances come and go, then the OpenAI shares are re-divided and never add up to more than the total', async () => {
+      const instances = createInstances(harness.db);
+      const beat = (id: string, held: number) => instances.heartbeat({ id, kind: 'service', ttlSeconds: 60, openaiTotal: 4, openaiHeld: held });
+      expect(await beat('a', 0)).toMatchObject({ share: 4, instances: 1 });
+      // B joins while A may still have 4 calls in flight: B waits for A to give up its half.
+      expect(await beat('b', 0)).toMatchObject({ share: 0, instances: 2 });
+      expect(await beat('a', 4)).toMatchObject({ share: 2 });
+      expect(await beat('b', 0)).toMatchObject({ share: 0 });
+      // A's next beat reports its new cap: 2 are free for B.
+      expect(await beat('a', 2)).toMatchObject({ share: 2 });
+      expect(await beat('b', 0)).toMatchObject({ share: 2 });
+      // An ingest run takes part like an instance; shares follow as each beats.
+      expect(await instances.heartbeat({ id: 'c-ingest', kind: 'ingest', ttlSeconds: 60, openaiTotal: 4, openaiHeld: 0 })).toMatchObject({ share: 0, instances: 3 });
+      const rows = await harness.query<{ held: number }>('select sum(openai_held)::int as held from instances');
+      expect(rows[0]!.held).toBeLessThanOrEqual(4);
+      await instances.leave('c-ingest');
+      expect(await beat('a', 2)).toMatchObject({ share: 2, instances: 2 });
+    });
+
+    it('when an instance stops heartbeating, then the next heartbeat of another releases its messages and frees its share', async () => {
+      const instances = createInstances(harness.db);
+      const beat = (id: string) => instances.heartbeat({ id, kind: 'service', ttlSeconds: 5, openaiTotal: 4, openaiHeld: 2 });
+      await beat('alive');
+      await beat('doomed');
+      const { id } = await inbox.enqueue(inbound('+15550000041', 'SM-dead-1', 'held by an instance that dies'));
+      expect(await inbox.claim('doomed', 120, 1)).toHaveLength(1);
+      await harness.sql(`update instances set heartbeat_at = now() - interval '6 seconds' where id = 'doomed'`);
+      expect(await beat('alive')).toMatchObject({ dead: ['doomed'], released: 1, instances: 1 });
+      const [again] = await inbox.claim('alive', 120, 1);
+      expect(again).toMatchObject({ id, attempts: 2 });
+      // The dead instance's late writes are refused (fencing).
+      await expect(inbox.finish(id, 'doomed', 'answered')).rejects.toMatchObject({ code: 'lease_lost' });
+      expect(await beat('alive')).toMatchObject({ share: 4 });
+      expect(await instances.leave('alive')).toEqual({ released: 1 });
     });
   });
 

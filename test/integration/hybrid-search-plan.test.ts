@@ -3,7 +3,7 @@ import { auto_explain } from '@electric-sql/pglite/contrib/auto_explain';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
 import { explainedPlans as explainedPlansOf, type PlanNode } from '../support/explained-plans.ts';
 
 /**
@@ -23,7 +23,7 @@ describe('hybrid_search plan on the embedded database', () => {
 
   beforeAll(async () => {
     pg = await PGlite.create({ extensions: { vector, auto_explain } });
-    await migrateEmbedded({ query: async (sql, params) => (await pg.query<never>(sql, params)).rows, exec: async (sql) => void (await pg.exec(sql)) });
+    await applyMigrations({ query: async (sql, params) => (await pg.query<never>(sql, params)).rows, exec: async (sql) => void (await pg.exec(sql)) });
     await pg.exec(`
       insert into documents (source, title, content_hash) values ('plan.md', 'Plan', 'h');
       insert into chunks (document_id, position, title, content, content_hash, embedding)

@@ -3,7 +3,7 @@ import { auto_explain } from '@electric-sql/pglite/contrib/auto_explain';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
 import { explainedPlans, planNodes } from '../support/explained-plans.ts';
 
 const BACKLOG = 3000;
@@ -19,7 +19,7 @@ describe('inbox_claim plan on the embedded database', () => {
 
   beforeAll(async () => {
     pg = await PGlite.create({ extensions: { vector, auto_explain } });
-    await migrateEmbedded({ query: async (sql, params) => (await pg.query<never>(sql, params)).rows, exec: async (sql) => void (await pg.exec(sql)) });
+    await applyMigrations({ query: async (sql, params) => (await pg.query<never>(sql, params)).rows, exec: async (sql) => void (await pg.exec(sql)) });
     // A backlog: one conversation of three messages being answered, then BACKLOG patients waiting,
     // one message each, with many already answered before them; an emergency at the very end.
     await pg.exec(`

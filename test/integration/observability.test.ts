@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createReadinessCheck } from '../../src/db/create-readiness-check.ts';
-import { listMigrations, migrateEmbedded, MIGRATIONS_DIR } from '../../src/db/migrate.ts';
+import { listMigrations, applyMigrations, MIGRATIONS_DIR } from '../../src/db/migrate.ts';
 import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
@@ -163,9 +163,9 @@ describe('logs, metrics and readiness', () => {
       expect(await isReady()).toBe(false);
       const [first] = await listMigrations();
       await cp(join(MIGRATIONS_DIR, first!), join(partial, first!));
-      await migrateEmbedded(db, partial);
+      await applyMigrations(db, partial);
       expect(await isReady()).toBe(false);
-      await migrateEmbedded(db);
+      await applyMigrations(db);
       expect(await isReady()).toBe(true);
       await db.close();
       expect(await isReady()).toBe(false);

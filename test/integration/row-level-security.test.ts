@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
 import { openPgliteDatabase, type PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { fakeEmbedding } from '../fakes/fake-openai.ts';
 import { objectsReachableByClients, SUPABASE_DEFAULT_PRIVILEGES_SQL, SUPABASE_ROLES_SQL, tablesWithoutRowLevelSecurity } from '../support/supabase-roles.ts';
@@ -21,7 +21,7 @@ describe('row-level security and grants, with the roles PostgREST uses on Supaba
     db = openPgliteDatabase({ dataDir: 'memory://' });
     await db.exec(SUPABASE_ROLES_SQL);
     await db.exec(SUPABASE_DEFAULT_PRIVILEGES_SQL);
-    await migrateEmbedded(db);
+    await applyMigrations(db);
     await db.query(`select public.ingest_document(p_source => 'ivf.md', p_title => 'What Is IVF', p_content_hash => 'h1', p_chunks => $1)`, [
       JSON.stringify([{ position: 0, title: 'What Is IVF', heading: '', content: 'IVF means in vitro fertilisation.', contentHash: 'c1' }]),
     ]);

@@ -1,4 +1,4 @@
-import { migrateEmbedded } from '../../src/db/migrate.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
 import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { ingestPaths } from '../../src/knowledge/ingest-paths.ts';
 import { createKnowledge } from '../../src/store/knowledge.ts';
@@ -15,7 +15,7 @@ export type FixtureKind = 'offline' | 'embedded';
 export async function buildKnowledgeFixture(kind: FixtureKind): Promise<Uint8Array> {
   const db = openPgliteDatabase({ dataDir: 'memory://' });
   try {
-    await migrateEmbedded(db);
+    await applyMigrations(db);
     const embedder = kind === 'embedded' ? { embed: async (texts: string[]) => texts.map((text) => fakeEmbedding(text)) } : undefined;
     const summary = await ingestPaths(['knowledge'], { knowledge: createKnowledge(db), embedder });
     if (summary.embeddingError) throw new Error(`fixture embedding failed: ${String(summary.embeddingError)}`);

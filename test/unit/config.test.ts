@@ -11,6 +11,12 @@ describe('loadConfig', () => {
     expect(config.clinicPlaceholders).toEqual(['CLINIC_NAME', 'CLINIC_PHONE', 'CLINIC_EMERGENCY_PHONE']);
   });
 
+  it('when DATABASE_URL is set, then the pool size defaults to 10, and a bad URL is reported without its password', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgresql://clinic:secret@db.example:5432/clinic' }).postgres).toEqual({ url: 'postgresql://clinic:secret@db.example:5432/clinic', poolSize: 10 });
+    expect(() => loadConfig({ DATABASE_URL: 'https://clinic:hunter2@db.example/clinic' })).toThrow(/DATABASE_URL: must be a postgres/);
+    expect(() => loadConfig({ DATABASE_URL: 'https://clinic:hunter2@db.example/clinic' })).not.toThrow(/hunter2/);
+  });
+
   it('when STAFF_ALERT_NUMBERS is unset, then staff numbers are alerted', () => {
     expect(loadConfig({ STAFF_NUMBERS: '+15551110000, +15552220000' }).staffAlertNumbers).toEqual(['+15551110000', '+15552220000']);
   });
@@ -27,6 +33,10 @@ describe('loadConfig', () => {
     [{ SMS_MAX_SEGMENTS: '11' }, 'SMS_MAX_SEGMENTS'],
     [{ VOICE_MAX_SECONDS: '0' }, 'VOICE_MAX_SECONDS'],
     [{ VOICE_MAX_SECONDS: 'two minutes' }, 'VOICE_MAX_SECONDS'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN'],
+    [{ DATABASE_URL: 'mysql://db.example/clinic' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://db.example/clinic', DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE'],
+    [{ DATABASE_URL: 'postgres://db.example/clinic', SUPABASE_URL: 'https://x.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 'k' }, 'DATABASE_URL and SUPABASE_URL'],
   ])('when %j, then the error names %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(name);
   });

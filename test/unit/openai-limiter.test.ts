@@ -52,3 +52,31 @@ describe('createOpenAILimiter', () => {
     expect(await limit(async () => 'ok')).toBe('ok');
   });
 });
+
+describe('createOpenAILimiter: a cap that changes (this instance\'s share of the deployment\'s)', () => {
+  it('when the cap is 0, then calls wait; when it grows, they start; when it shrinks, calls in flight finish and fewer start', async () => {
+    const limit = createOpenAILimiter(0);
+    const started: string[] = [];
+    const gates = ['a', 'b', 'c', 'd'].map((name) => gate(started, name));
+    const results = gates.map((g) => limit(g.call));
+    await settle();
+    expect(started).toEqual([]);
+    limit.setConcurrency(3);
+    await settle();
+    expect(started).toEqual(['a', 'b', 'c']);
+    expect(limit.inFlight).toBe(3);
+    limit.setConcurrency(1);
+    gates[0]!.release();
+    gates[1]!.release();
+    await settle();
+    // Two finished, one still runs: at the new cap of 1, d waits.
+    expect(started).toEqual(['a', 'b', 'c']);
+    expect(limit.inFlight).toBe(1);
+    gates[2]!.release();
+    await settle();
+    expect(started).toEqual(['a', 'b', 'c', 'd']);
+    gates[3]!.release();
+    expect(await Promise.all(results)).toEqual(['a', 'b', 'c', 'd']);
+    expect(limit.inFlight).toBe(0);
+  });
+});

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { AppError } from '../../src/app-error.ts';
-import type { WebhookRequest } from '../../src/channels/channel.ts';
+import type { VerifiableRequest } from '../../src/channels/channel.ts';
 import { verifyMetaSignature } from '../../src/channels/meta/verify-meta-signature.ts';
 import { metaFixture, signMetaPayload } from '../support/meta-webhook-client.ts';
 
 const APP_SECRET = 'meta-app-secret-for-tests';
 
-function request(rawBody: Buffer, signature?: string): WebhookRequest {
-  return { url: 'http://127.0.0.1/webhooks/meta', headers: signature === undefined ? {} : { 'x-hub-signature-256': signature }, rawBody };
+function request(rawBody: Buffer, signature?: string, fromThisMachine = false): VerifiableRequest {
+  return { url: 'http://127.0.0.1/webhooks/meta', headers: signature === undefined ? {} : { 'x-hub-signature-256': signature }, rawBody, fromThisMachine };
 }
 
 function rejection(run: () => void): AppError {
@@ -62,7 +62,8 @@ describe('verifyMetaSignature', () => {
     expect(rejection(() => verifyMetaSignature(APP_SECRET, request(tampered, signature)))).toMatchObject({ status: 401 });
   });
 
-  it('when no app secret is configured (development), then every request passes', () => {
-    expect(() => verifyMetaSignature(undefined, request(metaFixture('text-message')))).not.toThrow();
+  it('when no app secret is configured, then an unsigned request passes from this machine only', () => {
+    expect(() => verifyMetaSignature(undefined, request(metaFixture('text-message'), undefined, true))).not.toThrow();
+    expect(rejection(() => verifyMetaSignature(undefined, request(metaFixture('text-message'))))).toMatchObject({ status: 401, code: 'signature_unverifiable' });
   });
 });
