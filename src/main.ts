@@ -215,7 +215,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     publicUrl: config.publicUrl,
     remindMinutes: config.staffConsole.remindMinutes,
     timeoutHours: config.staffConsole.timeoutHours,
-    backMessage: assistantBackReply(config.clinic),
+    backMessages: { en: assistantBackReply(config.clinic, 'en'), es: assistantBackReply(config.clinic, 'es') },
     onAlertsRaised: () => alertDispatcher.wake(),
     onQueued: () => worker.wake(),
     logger,

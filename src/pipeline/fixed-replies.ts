@@ -93,6 +93,8 @@ export function failureReply(clinic: ClinicDetails, language: ReplyLanguage = 'e
 }
 
 /** A conversation handed to a person went quiet for HANDOFF_TIMEOUT_HOURS: the assistant answers again. */
-export function assistantBackReply(clinic: ClinicDetails): string {
-  return `The assistant is answering your messages again. If you still need a member of our team, reply "person", or call ${clinic.phone}.`;
+export function assistantBackReply(clinic: ClinicDetails, language: ReplyLanguage = 'en'): string {
+  return language === 'es'
+    ? `El asistente vuelve a responder a sus mensajes. Si todavía necesita hablar con alguien del equipo, escriba "persona" o llame al ${clinic.phone}.`
+    : `The assistant is answering your messages again. If you still need a member of our team, reply "person", or call ${clinic.phone}.`;
 }

@@ -86,9 +86,12 @@ export function createStaffStore(db: Database) {
     async remindersDue(minutes: number, maxRounds: number): Promise<ReminderDue[]> {
       return db.call('staff_reminders_due', { p_minutes: minutes, p_max_rounds: maxRounds });
     },
-    /** Ends pauses with no staff action for `hours`; the patient is told with `body` where the message can arrive. */
-    async endExpiredPauses(hours: number, windowHours: number, body: string): Promise<{ ended: number; told: number }> {
-      return db.call('staff_end_expired_pauses', { p_hours: hours, p_window_hours: windowHours, p_body: body });
+    /**
+     * Ends pauses with no staff action for `hours`; where the message can arrive the patient is told,
+     * in the conversation's language (`bodies` by language code, English when it is not known).
+     */
+    async endExpiredPauses(hours: number, windowHours: number, bodies: Record<string, string>): Promise<{ ended: number; told: number }> {
+      return db.call('staff_end_expired_pauses', { p_hours: hours, p_window_hours: windowHours, p_bodies: bodies });
     },
     async uncoveredQuestions(since: Date, limit = 500): Promise<{ id: number; conversationId: number; at: string; text: string }[]> {
       return db.call('staff_uncovered_questions', { p_since: since.toISOString(), p_limit: limit });

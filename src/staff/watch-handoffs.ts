@@ -15,8 +15,8 @@ export type HandoffWatchDependencies = {
   publicUrl: string | undefined;
   remindMinutes: number;
   timeoutHours: number;
-  /** What a patient is told when their pause ends. */
-  backMessage: string;
+  /** What a patient is told when their pause ends, by language code ('en' is used when the language is not known). */
+  backMessages: Record<string, string>;
   onAlertsRaised: () => void;
   onQueued: () => void;
   logger: Logger;
@@ -49,7 +49,7 @@ export function watchHandoffs(deps: HandoffWatchDependencies) {
   }
 
   async function endPauses(): Promise<{ ended: number; told: number }> {
-    const result = await store.endExpiredPauses(deps.timeoutHours, WINDOW_HOURS, deps.backMessage);
+    const result = await store.endExpiredPauses(deps.timeoutHours, WINDOW_HOURS, deps.backMessages);
     if (result.ended > 0) logger.info(result, 'handoff pauses timed out: the assistant answers again');
     if (result.told > 0) deps.onQueued();
     return result;

@@ -436,6 +436,17 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
     expect(groups.flatMap((group) => group.questions.map((question) => question.text))).not.toContain('What is IVF?');
   });
 
+  it('when the patient wrote in Spanish, then the end of the pause is told in Spanish', async () => {
+    const patient = '+15556200072';
+    await sms(patient, 'Hola, quiero hablar con una persona por favor');
+    await waitFor(() => to(patient).length === 1, { what: 'the handoff reply' });
+    await idle();
+    await query(`update patient_state set paused_at = now() - interval '25 hours' where patient = $1`, [patient]);
+    await service.handoffWatch.tick();
+    const back = await waitFor(() => to(patient)[1], { what: 'the message that the assistant is back' });
+    expect(back.body).toMatch(/^El asistente vuelve a responder/);
+  });
+
   it('when a patient who asked for a person then opted out, then the end of the pause sends them nothing', async () => {
     const patient = '+15556200071';
     await sms(patient, 'Can I speak to a human?');
