@@ -9,6 +9,7 @@ import { replyLanguage } from './fixed-replies.ts';
 import { buildPrompt, systemPrompt, type ReplyStyle } from './build-prompt.ts';
 import type { ClinicDetails } from './clinic-text.ts';
 import { offlineAnswer } from './offline-answer.ts';
+import { searchConfigurations } from './search-configurations.ts';
 import { acceptRewrite, buildRewritePrompt, looksLikeFollowUp, offlineFollowUpQuery } from './rewrite-query.ts';
 import { timed, type StageName } from './timed.ts';
 
@@ -83,8 +84,7 @@ export async function answerQuestion(question: string, maxLength: number, deps: 
     query = offlineFollowUpQuery(question, history);
   }
   const embedding = query === question || !embedder ? await questionEmbedding : await embed(query);
-  const textSearch = [...new Set([...languages.byCode.values()].map((language) => language.textSearch))];
-  const passages = await timed(observe, 'search', () => deps.knowledge.search(query, embedding, { textSearch }));
+  const passages = await timed(observe, 'search', () => deps.knowledge.search(query, embedding, { textSearch: searchConfigurations(languages) }));
   const language = replyLanguage(deps.language);
 
   if (!chat) {
