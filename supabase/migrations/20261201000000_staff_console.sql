@@ -209,40 +209,42 @@ returns table (
   last_message_at timestamptz, last_inbound_at timestamptz, waiting_since timestamptz,
   opted_out boolean, paused boolean
 ) language sql stable set search_path = public, extensions as $$
-  with messages as (
-    select i.* from inbox i where i.conversation = any (p_conversations)
-  ), acted as (
-    -- A person answered: a staff reply that has not failed, the follow-up template, or handing the
-    -- conversation back. Taking over alone is not an answer: the patient still waits, and reminders go on.
-    select m.conversation, max(a.at) as at
-    from staff_actions a join messages m on m.id = a.inbox_id
-    where a.action in ('template', 'resume') or (a.action = 'reply' and m.state <> 'failed')
-    group by m.conversation
-  ), summary as (
-    select m.conversation, min(m.id) as id, min(m.channel) as channel, min(m.business) as business, min(m.patient) as patient,
-      max(m.received_at) filter (where m.kind <> 'outgoing') as last_inbound_at,
-      greatest(max(m.received_at), (select max(o.created_at) from outbound o where o.conversation = m.conversation)) as last_message_at
-    from messages m group by m.conversation
-  )
-  select s.id, s.conversation, s.channel, s.business, s.patient,
+  -- Each conversation on its own, through the indexes on inbox (conversation, id), outbound
+  -- (conversation, id) and staff_actions (inbox_id): the cost follows the conversations asked for, not
+  -- the size of the inbox (on the embedded database a slow query here holds up every webhook).
+  select s.id, c.conversation, s.channel, s.business, s.patient,
     case when w.emergency_since is not null then 'emergency'
          when coalesce(ps.paused, false) then 'handoff'
          when coalesce(ps.opted_out, false) then 'opted_out'
          else 'bot' end,
-    s.last_message_at, s.last_inbound_at,
+    greatest(s.last_at, o.last_at), s.last_inbound_at,
     least(w.emergency_since, case when ps.paused then w.handoff_since end),
     coalesce(ps.opted_out, false), coalesce(ps.paused, false)
-  from summary s
-  left join acted on acted.conversation = s.conversation
+  from unnest(p_conversations) as c (conversation)
+  cross join lateral (
+    select min(i.id) as id, min(i.channel) as channel, min(i.business) as business, min(i.patient) as patient,
+      max(i.received_at) filter (where i.kind <> 'outgoing') as last_inbound_at, max(i.received_at) as last_at
+    from inbox i where i.conversation = c.conversation
+  ) s
+  cross join lateral (select max(o.created_at) as last_at from outbound o where o.conversation = c.conversation) o
+  -- A person answered: a staff reply that has not failed, the follow-up template, or handing the
+  -- conversation back. Taking over alone is not an answer: the patient still waits, and reminders go on.
+  cross join lateral (
+    select max(a.at) as at
+    from inbox m join staff_actions a on a.inbox_id = m.id
+    where m.conversation = c.conversation
+      and (a.action in ('template', 'resume') or (a.action = 'reply' and m.state <> 'failed'))
+  ) acted
   left join patient_state ps on ps.channel = s.channel and ps.patient = s.patient
   cross join lateral (
     select
       min(m.received_at) filter (where m.attention in ('emergency', 'self_harm')) as emergency_since,
       min(m.received_at) filter (where m.attention = 'handoff' or m.received_at >= ps.paused_at) as handoff_since
-    from messages m
-    where m.conversation = s.conversation and m.kind <> 'outgoing'
+    from inbox m
+    where m.conversation = c.conversation and m.kind <> 'outgoing'
       and m.received_at > coalesce(acted.at, '-infinity'::timestamptz)
-  ) w;
+  ) w
+  where s.id is not null;
 $$;
 
 -- The list: conversations active since p_since, and any waiting for a person however old; those
@@ -250,8 +252,11 @@ $$;
 create or replace function staff_conversations(p_since timestamptz, p_limit int default 200)
 returns jsonb language sql stable set search_path = public, extensions as $$
   with candidates as (
+    -- Whatever may be waiting for a person (a message that raised an alert, a paused patient), and the
+    -- most recently active of the rest: only these are summarised.
     select array(
-      select distinct conversation from inbox where received_at >= p_since and purged_at is null
+      (select conversation from inbox where received_at >= p_since and purged_at is null
+       group by conversation order by max(received_at) desc limit p_limit)
       union
       select distinct conversation from inbox where attention is not null and purged_at is null
       union
