@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import type { Latency } from './start-fakes.ts';
 
-export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest', 'emergency', 'memory'] as const;
+export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest', 'emergency', 'memory', 'instances'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export type BenchOptions = {
@@ -19,6 +19,8 @@ export type BenchOptions = {
   ingest: { chunks: number };
   emergency: { waitingQuestions: number; chatMs: number; samples: number };
   memory: { rate: number; seconds: number };
+  /** Several instances on TEST_DATABASE_URL: one OpenAI cap for all, a burst of this many patients. */
+  instances: { cap: number; patients: number };
 };
 
 /** Every option, as a flag (`--ack-seconds 5`) or as the environment (`BENCH_ACK_SECONDS=5`); the flag wins. */
@@ -45,6 +47,8 @@ const FLAGS = {
   chunks: { type: 'string' },
   'memory-rate': { type: 'string' },
   'memory-seconds': { type: 'string' },
+  'instances-cap': { type: 'string' },
+  'instances-patients': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -59,7 +63,8 @@ export const USAGE = `npm run bench [-- options]     every option also reads BEN
   --patients 200       --caps 1,4,8,16     throughput under a cap
   --sequential         run the blocking baseline on its own, not alongside the cap-1 run
   --chunks 1000        chunks ingested while the event loop is watched
-  --memory-rate 300    --memory-seconds 50    load while the service's resident memory is read`;
+  --memory-rate 300    --memory-seconds 50    load while the service's resident memory is read
+  --instances-cap 4    --instances-patients 60   1, 2 and 3 instances on TEST_DATABASE_URL, one OpenAI cap`;
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined>): BenchOptions | 'help' {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
@@ -96,5 +101,6 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     ingest: { chunks: number('chunks', 1000, 200) },
     emergency: { waitingQuestions: number('emergency-questions', 40, 40), chatMs: number('emergency-chat-ms', 3000, 3000), samples: number('emergency-samples', 5, 2) },
     memory: { rate: number('memory-rate', 300, 300), seconds: number('memory-seconds', 50, 5) },
+    instances: { cap: number('instances-cap', 4, 4), patients: number('instances-patients', 60, 12) },
   };
 }

@@ -2,6 +2,7 @@ import type { AckAtRate } from './ack-under-load.ts';
 import type { EmergencyUnderLoad } from './emergency-under-load.ts';
 import type { EndToEnd, EndToEndKind } from './end-to-end.ts';
 import type { IngestDelay } from './event-loop-during-ingest.ts';
+import type { InstancesRun } from './instances-throughput.ts';
 import type { MemoryFootprint } from './memory-footprint.ts';
 import type { CpuShare, Machine } from './machine.ts';
 import { markdownTable, ms, ratio, seconds } from './markdown-table.ts';
@@ -17,6 +18,7 @@ export type Results = {
   ingest?: IngestDelay[];
   emergency?: EmergencyUnderLoad;
   memory?: MemoryFootprint;
+  instances?: { skipped: string } | { runs: InstancesRun[] };
 };
 
 const TARGETS = { ackP99Ms: 10, ackRate: 500, overheadMs: 50, capRatio: 1.1, loopP99Ms: 20 };
@@ -173,6 +175,28 @@ export function formatReport(machine: Machine, options: BenchOptions, results: R
       if (r.run) rows.push(row(`${r.case}: ${seconds(r.run.ms)}`, 500, undefined, r.run));
     }
     out.push(markdownTable(['case', 'start to ready', 'resident', 'peak (VmHWM)', 'target', 'ratio', 'verdict'], rows));
+  }
+  if (results.instances) {
+    out.push('', '### 8. Several instances on one PostgreSQL, one OpenAI cap', '');
+    if ('skipped' in results.instances) {
+      out.push(`Not run: ${results.instances.skipped}.`);
+    } else {
+      const base = results.instances.runs[0]!;
+      out.push(
+        `The same burst of questions (one each from ${base.messages} patients) spread over 1, 2 and 3 service processes in turn, OPENAI_MAX_CONCURRENCY ${base.cap} for the deployment. ` +
+          'Ratio: messages a second ÷ those of one instance. The cap, not the number of processes, bounds the rate: more instances add room for webhooks and safety, not OpenAI calls.',
+        '',
+      );
+      out.push(
+        markdownTable(
+          ['instances', 'messages', 'all answered in', 'messages a second', 'ratio to 1 instance', 'OpenAI in flight (max)', 'cap held'],
+          results.instances.runs.map((run) => [
+            String(run.instances), String(run.messages), seconds(run.ms), run.perSecond.toFixed(2), ratio(run.perSecond / base.perSecond),
+            String(run.openaiMaxInFlight), verdict(run.openaiMaxInFlight <= run.cap),
+          ]),
+        ),
+      );
+    }
   }
   return out.join('\n');
 }

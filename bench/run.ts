@@ -10,6 +10,7 @@ import { emergencyUnderLoad } from './emergency-under-load.ts';
 import { endToEnd } from './end-to-end.ts';
 import { eventLoopDuringIngest } from './event-loop-during-ingest.ts';
 import { knowledgeFixture } from './knowledge-fixture.ts';
+import { instancesThroughput } from './instances-throughput.ts';
 import { memoryFootprint } from './memory-footprint.ts';
 import { describeMachine } from './machine.ts';
 import { parseOptions, USAGE } from './options.ts';
@@ -87,6 +88,10 @@ try {
   if (options.only.has('memory')) {
     progress(`7. memory: the service in its own process, idle, at ${options.memory.rate}/s for ${options.memory.seconds} s, reopened, ingesting, on Supabase`);
     results.memory = await memoryFootprint(options, fakes);
+  }
+  if (options.only.has('instances')) {
+    progress(`8. 1, 2 and 3 instances on one PostgreSQL, ${options.instances.patients} patients, one OpenAI cap of ${options.instances.cap}`);
+    results.instances = await instancesThroughput(options, fakes);
   }
 } finally {
   await fakes.close();
