@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import type { Latency } from './start-fakes.ts';
 
-export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest', 'emergency', 'memory', 'instances'] as const;
+export const SCENARIOS = ['ack', 'e2e', 'throughput', 'baseline', 'ingest', 'emergency', 'memory', 'instances', 'cold'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export type BenchOptions = {
@@ -21,6 +21,8 @@ export type BenchOptions = {
   memory: { rate: number; seconds: number };
   /** Several instances on TEST_DATABASE_URL: one OpenAI cap for all, a burst of this many patients. */
   instances: { cap: number; patients: number };
+  /** A fresh process on disk meeting webhooks from its first ready on. */
+  cold: { rate: number; seconds: number };
 };
 
 /** Every option, as a flag (`--ack-seconds 5`) or as the environment (`BENCH_ACK_SECONDS=5`); the flag wins. */
@@ -49,6 +51,8 @@ const FLAGS = {
   'memory-seconds': { type: 'string' },
   'instances-cap': { type: 'string' },
   'instances-patients': { type: 'string' },
+  'cold-rate': { type: 'string' },
+  'cold-seconds': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -64,7 +68,8 @@ export const USAGE = `npm run bench [-- options]     every option also reads BEN
   --sequential         run the blocking baseline on its own, not alongside the cap-1 run
   --chunks 1000        chunks ingested while the event loop is watched
   --memory-rate 300    --memory-seconds 50    load while the service's resident memory is read
-  --instances-cap 4    --instances-patients 60   1, 2 and 3 instances on TEST_DATABASE_URL, one OpenAI cap`;
+  --instances-cap 4    --instances-patients 60   1, 2 and 3 instances on TEST_DATABASE_URL, one OpenAI cap
+  --cold-rate 200      --cold-seconds 10      webhooks from the first ready of a fresh process on disk`;
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined>): BenchOptions | 'help' {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
@@ -102,5 +107,6 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     emergency: { waitingQuestions: number('emergency-questions', 40, 40), chatMs: number('emergency-chat-ms', 3000, 3000), samples: number('emergency-samples', 5, 2) },
     memory: { rate: number('memory-rate', 300, 300), seconds: number('memory-seconds', 50, 5) },
     instances: { cap: number('instances-cap', 4, 4), patients: number('instances-patients', 60, 12) },
+    cold: { rate: number('cold-rate', 200, 200), seconds: number('cold-seconds', 10, 3) },
   };
 }

@@ -10,6 +10,7 @@ import { emergencyUnderLoad } from './emergency-under-load.ts';
 import { endToEnd } from './end-to-end.ts';
 import { eventLoopDuringIngest } from './event-loop-during-ingest.ts';
 import { knowledgeFixture } from './knowledge-fixture.ts';
+import { coldStart } from './cold-start.ts';
 import { instancesThroughput } from './instances-throughput.ts';
 import { memoryFootprint } from './memory-footprint.ts';
 import { describeMachine } from './machine.ts';
@@ -92,6 +93,10 @@ try {
   if (options.only.has('instances')) {
     progress(`8. 1, 2 and 3 instances on one PostgreSQL, ${options.instances.patients} patients, one OpenAI cap of ${options.instances.cap}`);
     results.instances = await instancesThroughput(options, fakes);
+  }
+  if (options.only.has('cold')) {
+    progress(`9. cold start: ${options.cold.rate} webhooks a second for ${options.cold.seconds} s from the first ready of a fresh process on disk`);
+    results.cold = await coldStart(options, fakes);
   }
 } finally {
   await fakes.close();

@@ -71,8 +71,8 @@ export type ServiceProcess = {
  * The service as an operator starts it (`npm start` runs `node --import tsx src/main.ts`), in a
  * process of its own, with `env` on top of this one's. Resolves at the first 200 of /readyz.
  */
-export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
-  const port = await freePort();
+export async function startServiceProcess(env: Record<string, string>, options: { port?: number } = {}): Promise<ServiceProcess> {
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
