@@ -27,7 +27,7 @@ import { openDatabase } from './db/open-database.ts';
 import { createApp } from './http/create-app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { phoneNumberOf } from './channels/phone-number.ts';
+import { phoneNumberMatcher } from './channels/canonical-phone-number.ts';
 import { assistantBackReply, failureReply, replyLanguage } from './pipeline/fixed-replies.ts';
 import { detectLanguage } from './language/detect-language.ts';
 import { shippedLanguages } from './language/load-languages.ts';
@@ -223,7 +223,7 @@ export async function start(config: Config, options: StartOptions = {}) {
   });
   if (config.staffNumbers.length === 0) logger.warn('STAFF_NUMBERS is empty: nobody can sign in to the staff console');
 
-  const staffNumbers = new Set(config.staffNumbers);
+  const staffNumberOf = phoneNumberMatcher(config.staffNumbers);
   const app = createApp({
     webhooks: [
       { path: '/webhooks/twilio', webhook: twilioWebhook(config.twilio.authToken) },
@@ -267,8 +267,8 @@ export async function start(config: Config, options: StartOptions = {}) {
       for (const refusal of refusals) reportAlertRefusal(refusal, { logger, metrics });
       alertDispatcher.wake();
     },
-    rateLimitFor: (patient) => (staffNumbers.has(phoneNumberOf(patient)) ? 0 : config.patientRateLimitPerMinute),
-    classify: (message) => kindToStore(message, phrases, { staff: staffNumbers.has(phoneNumberOf(message.patient)) }),
+    rateLimitFor: (patient) => (staffNumberOf(patient) !== undefined ? 0 : config.patientRateLimitPerMinute),
+    classify: (message) => kindToStore(message, phrases, { staff: staffNumberOf(message.patient) !== undefined }),
   });
   const server = app.listen(config.port, '0.0.0.0');
   await once(server, 'listening');

@@ -1,9 +1,10 @@
-import { addressesOf } from '../channels/phone-number.ts';
+import { addressesOf } from '../channels/addresses-of.ts';
 
 /**
  * Every address one patient can have here, from any of them: "+15551234567" (SMS),
  * "whatsapp:+15551234567" (WhatsApp through Twilio) or "15551234567" (a Meta wa_id). Anything else is
- * refused with the reason: an erasure must not miss a channel, nor match someone else.
+ * refused with the reason: an erasure must not miss a channel, nor match someone else. A number
+ * WhatsApp spells its own way (Mexico, Argentina, Brazil: see canonicalPhoneNumber) gives both spellings.
  */
 export function patientAddresses(address: string): { phoneNumber: string; addresses: string[] } {
   const match = /^(?:whatsapp:)?\+?([1-9]\d{6,14})$/.exec(address.trim().replace(/[\s()-]/g, ''));

@@ -2,7 +2,8 @@ import type { ChatModel, Embedder, TriageModel, TriageVerdict } from '../ai/mode
 import { planAlerts, type AlertRoutes } from '../alerts/plan-alerts.ts';
 import type { AlertReason, StaffAlerts } from '../alerts/staff-alerts.ts';
 import type { ChannelName, Sender } from '../channels/channel.ts';
-import { addressesOf, phoneNumberOf } from '../channels/phone-number.ts';
+import { addressesOf } from '../channels/addresses-of.ts';
+import { phoneNumberMatcher } from '../channels/canonical-phone-number.ts';
 import { smsCharacters } from '../channels/sms/count-sms-segments.ts';
 import { fitSmsSegments } from '../channels/sms/fit-sms-segments.ts';
 import { isSms } from '../channels/sms/is-sms.ts';
@@ -64,7 +65,8 @@ export type ResponderDependencies = {
  */
 export function createResponder(deps: ResponderDependencies) {
   const { clinic, logger, metrics, patientStates } = deps;
-  const staff = new Set(deps.staffNumbers);
+  // One canonical form on every channel: a Mexican staff phone's wa_id is 521…, its STAFF_NUMBERS entry +52….
+  const staffNumberOf = phoneNumberMatcher(deps.staffNumbers);
 
   /**
    * Stores the alerts for this message (once per message, however often it is handled) and wakes the
@@ -179,7 +181,7 @@ export function createResponder(deps: ResponderDependencies) {
     const message = heard && 'transcript' in heard ? { ...claimed, body: heard.transcript } : claimed;
     const voiceProblem = heard && 'problem' in heard ? heard.problem : undefined;
     const found = classifyMessage(message.body, deps.phrases);
-    const isStaff = staff.has(phoneNumberOf(message.patient));
+    const isStaff = staffNumberOf(message.patient) !== undefined;
     const languageCode = languageOf(message, log);
 
     if (found.kind === 'emergency' || message.kind === 'emergency') {

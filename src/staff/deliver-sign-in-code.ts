@@ -1,6 +1,6 @@
 import { conversationKey, type ChannelName, type Sender } from '../channels/channel.ts';
 import { LOCAL_CLINIC_NUMBER } from '../channels/local-numbers.ts';
-import { addressesOf } from '../channels/phone-number.ts';
+import { addressesOf } from '../channels/addresses-of.ts';
 import { maskAddress, type Logger } from '../logger.ts';
 import type { Inbox } from '../store/inbox.ts';
 import type { StaffStore } from './staff-store.ts';

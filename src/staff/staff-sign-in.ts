@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 
+import { canonicalPhoneNumber, phoneNumberMatcher } from '../channels/canonical-phone-number.ts';
 import { maskAddress, type Logger } from '../logger.ts';
 import type { StaffStore } from './staff-store.ts';
 
@@ -39,27 +40,30 @@ export function createStaffSignIn(deps: {
   deliverCode: (staffNumber: string, code: string) => Promise<void>;
   logger: Logger;
 }) {
-  const staff = new Set(deps.staffNumbers);
+  // The number typed may be another spelling of a staff phone (+521… for +52…): it is matched in the
+  // canonical form, and from then on the STAFF_NUMBERS entry is the one used, stored and sent to.
+  const staffNumberOf = phoneNumberMatcher(deps.staffNumbers);
   const codeHash = (phone: string, code: string) => sha256(`sign-in-code:${phone}:${code}`);
 
   return {
     /** Counts the request; sends a code if the number is staff. `allowed: false` when over a limit. */
     async requestCode(phone: string, client: string): Promise<{ allowed: boolean; retryAfterSeconds?: number }> {
-      const isStaff = staff.has(phone);
-      const code = isStaff ? String(randomInt(0, 1_000_000)).padStart(6, '0') : undefined;
+      const staffNumber = staffNumberOf(phone);
+      const code = staffNumber ? String(randomInt(0, 1_000_000)).padStart(6, '0') : undefined;
       const result = await deps.store.loginRequest({
-        numberHash: sha256(`sign-in-number:${phone}`),
+        // Counted per phone, not per spelling: another spelling is no way round the limit.
+        numberHash: sha256(`sign-in-number:${canonicalPhoneNumber(phone)}`),
         clientHash: sha256(`sign-in-client:${client}`),
-        staffNumber: isStaff ? phone : null,
-        codeHash: code ? codeHash(phone, code) : null,
+        staffNumber: staffNumber ?? null,
+        codeHash: staffNumber && code ? codeHash(staffNumber, code) : null,
         codeTtlSeconds: SIGN_IN_LIMITS.codeTtlSeconds,
         numberLimit: SIGN_IN_LIMITS.perNumber,
         clientLimit: SIGN_IN_LIMITS.perClient,
         windowSeconds: SIGN_IN_LIMITS.windowSeconds,
       });
-      if (result.allowed && code) {
-        deps.deliverCode(phone, code).catch((error: unknown) =>
-          deps.logger.error({ err: error, staff: maskAddress(phone) }, 'could not send a staff sign-in code'),
+      if (result.allowed && staffNumber && code) {
+        deps.deliverCode(staffNumber, code).catch((error: unknown) =>
+          deps.logger.error({ err: error, staff: maskAddress(staffNumber) }, 'could not send a staff sign-in code'),
         );
       }
       return result;
@@ -67,12 +71,13 @@ export function createStaffSignIn(deps: {
 
     /** A session for a right code (spent by it), or undefined for any wrong, expired, used or locked code. */
     async verify(phone: string, code: string): Promise<(StaffSession & { token: string }) | undefined> {
-      if (!/^\d{6}$/.test(code) || !staff.has(phone)) return undefined;
+      const staffNumber = staffNumberOf(phone);
+      if (!/^\d{6}$/.test(code) || !staffNumber) return undefined;
       const token = randomBytes(32).toString('base64url');
       const csrfToken = randomBytes(24).toString('base64url');
       const result = await deps.store.loginVerify({
-        staffNumber: phone,
-        codeHash: codeHash(phone, code),
+        staffNumber,
+        codeHash: codeHash(staffNumber, code),
         tokenHash: sha256(token),
         csrfToken,
         sessionHours: deps.sessionHours,
@@ -80,17 +85,17 @@ export function createStaffSignIn(deps: {
         maxDailyFailures: SIGN_IN_LIMITS.maxDailyFailures,
       });
       if (result.locked) {
-        deps.logger.error({ staff: maskAddress(phone) }, `sign-in locked for a day: ${SIGN_IN_LIMITS.maxDailyFailures} wrong codes for this staff phone (someone may be guessing)`);
+        deps.logger.error({ staff: maskAddress(staffNumber) }, `sign-in locked for a day: ${SIGN_IN_LIMITS.maxDailyFailures} wrong codes for this staff phone (someone may be guessing)`);
       }
       if (!result.ok || !result.expiresAt) return undefined;
-      deps.logger.info({ staff: maskAddress(phone) }, 'staff signed in');
-      return { token, csrfToken, staffNumber: phone, expiresAt: result.expiresAt };
+      deps.logger.info({ staff: maskAddress(staffNumber) }, 'staff signed in');
+      return { token, csrfToken, staffNumber, expiresAt: result.expiresAt };
     },
 
     /** The session of a token; none once its number is no longer in STAFF_NUMBERS, whatever the session says. */
     async session(token: string): Promise<StaffSession | undefined> {
       const session = await deps.store.session(sha256(token));
-      return session && staff.has(session.staffNumber) ? session : undefined;
+      return session && staffNumberOf(session.staffNumber) ? session : undefined;
     },
 
     async signOut(token: string): Promise<void> {

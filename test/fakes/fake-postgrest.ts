@@ -2,9 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 import { AppError } from '../../src/app-error.ts';
-import { applyMigrations } from '../../src/db/migrate.ts';
-import { openPgliteDatabase, type PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
-import { SUPABASE_ROLES_SQL } from '../support/supabase-roles.ts';
+import type { SqlSession } from '../../src/db/postgres/postgres-database.ts';
+import { openPostgrestBackend } from './postgrest-backend.ts';
 
 export type FakePostgrestCall = { fn: string; args: unknown; status?: number };
 
@@ -13,8 +12,11 @@ export type FakePostgrest = {
   url: string;
   /** the key it accepts, as `apikey` and as `Authorization: Bearer` (the service_role key) */
   serviceRoleKey: string;
-  /** the embedded database behind it: roles as on Supabase, migrated unless started with migrate: false */
-  db: PgliteDatabase;
+  /**
+   * SQL on the database behind it, as its owner: an embedded PGlite, or a database of its own on the
+   * `databaseUrl` server; roles as on Supabase, migrated unless started with migrate: false
+   */
+  db: SqlSession;
   /** every rpc request, in arrival order; `status` once answered */
   calls: FakePostgrestCall[];
   /**
@@ -22,7 +24,9 @@ export type FakePostgrest = {
    * does while its schema cache loads), 'hang' never to answer, or undefined to run the function.
    */
   failWith: ((call: FakePostgrestCall) => number | 'hang' | undefined) | undefined;
-  /** clears calls and failWith */
+  /** the most requests whose transactions were open at once since the start or reset(): 1 over PGlite */
+  maxConcurrent: number;
+  /** clears calls, failWith and maxConcurrent */
   reset(): void;
   close(): Promise<void>;
 };
@@ -38,21 +42,16 @@ type Proc = { names: string[] | null; nargs: number; ndefaults: number; volatili
  * the function is looked up by name and argument names (else 404 PGRST202), the JSON body becomes
  * typed arguments through json_to_record, the request runs in a transaction as the key's role
  * (read-only for stable functions), and SQL errors come back as {code, message, details, hint} with
- * PostgREST's HTTP status for the SQLSTATE.
+ * PostgREST's HTTP status for the SQLSTATE. With `databaseUrl` (TEST_DATABASE_URL) it runs over a
+ * database of its own on that real server, each request on its own pooled connection: the Supabase
+ * path then meets real concurrency (row locks, SKIP LOCKED, serialisation) instead of PGlite's one
+ * connection, which runs every request after the last.
  */
-export async function startFakePostgrest(options: { migrate?: boolean; serviceRoleKey?: string } = {}): Promise<FakePostgrest> {
+export async function startFakePostgrest(options: { migrate?: boolean; serviceRoleKey?: string; databaseUrl?: string | undefined } = {}): Promise<FakePostgrest> {
   const serviceRoleKey = options.serviceRoleKey ?? DEFAULT_SERVICE_ROLE_KEY;
-  const db = openPgliteDatabase({ dataDir: 'memory://' });
-  await db.exec(SUPABASE_ROLES_SQL);
-  if (options.migrate !== false) await applyMigrations(db);
-
-  // One connection behind it: transactions must not interleave.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serially = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = queue.then(work);
-    queue = run.catch(() => undefined);
-    return run;
-  };
+  const backend = await openPostgrestBackend({ migrate: options.migrate !== false, databaseUrl: options.databaseUrl });
+  const db = backend.db;
+  let open = 0;
 
   const fake: FakePostgrest = {
     url: '',
@@ -60,16 +59,18 @@ export async function startFakePostgrest(options: { migrate?: boolean; serviceRo
     db,
     calls: [],
     failWith: undefined,
+    maxConcurrent: 0,
     reset() {
       fake.calls = [];
       fake.failWith = undefined;
+      fake.maxConcurrent = 0;
     },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await db.close();
+      await backend.close();
     },
   };
 
@@ -127,15 +128,13 @@ export async function startFakePostgrest(options: { migrate?: boolean; serviceRo
            from json_to_record($1::json) as _(${keys.map((k) => `${quote(k)} ${types.get(k)}`).join(', ')})`;
     const readOnly = proc.volatility !== 'v';
     try {
-      const result = await serially(async () => {
-        await db.exec(`begin${readOnly ? ' read only' : ''}; set local role ${role}`);
+      const result = await backend.transaction({ role, readOnly }, async (session) => {
+        fake.maxConcurrent = Math.max(fake.maxConcurrent, ++open);
         try {
-          const rows = await db.query<{ result: unknown }>(sql, keys.length === 0 ? [] : [JSON.stringify(args)]);
-          await db.exec('commit');
+          const rows = await session.query<{ result: unknown }>(sql, keys.length === 0 ? [] : [JSON.stringify(args)]);
           return rows[0]?.result ?? null;
-        } catch (error) {
-          await db.exec('rollback');
-          throw error;
+        } finally {
+          open--;
         }
       });
       send(200, result, call);
@@ -163,7 +162,7 @@ export async function startFakePostgrest(options: { migrate?: boolean; serviceRo
 }
 
 /** PostgREST's schema cache, read fresh for each call: the public functions of that name. */
-async function findProcs(db: PgliteDatabase, fn: string): Promise<Proc[]> {
+async function findProcs(db: SqlSession, fn: string): Promise<Proc[]> {
   return db.query<Proc>(
     `select p.proargnames as names, p.pronargs as nargs, p.pronargdefaults as ndefaults, p.provolatile as volatility,
             array(select format_type(t.oid, null) from unnest(p.proargtypes::oid[]) with ordinality as t(oid, n) order by t.n) as types

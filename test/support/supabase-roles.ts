@@ -83,3 +83,19 @@ export async function tablesWithoutRowLevelSecurity(db: Pick<PgliteDatabase, 'qu
   );
   return rows.map((row) => row.relname);
 }
+
+/**
+ * SUPABASE_ROLES_SQL for a real server, where roles belong to the whole cluster: created only where
+ * missing (../shared/tools/test-postgres and `supabase start` already have them).
+ */
+export const SUPABASE_ROLES_IF_MISSING_SQL = `
+  do $$
+  declare name text;
+  begin
+    foreach name in array array['anon', 'authenticated', 'service_role'] loop
+      if not exists (select from pg_roles where rolname = name) then
+        execute format('create role %I nologin noinherit%s', name, case when name = 'service_role' then ' bypassrls' else '' end);
+      end if;
+    end loop;
+  end $$;
+`;
