@@ -24,6 +24,8 @@ import { createVoiceListener } from './voice/hear-voice-note.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createReadinessCheck } from './db/create-readiness-check.ts';
 import { openDatabase } from './db/open-database.ts';
+import type { PgliteDatabase } from './db/pglite/pglite-database.ts';
+import { warmUpDatabase } from './db/pglite/warm-up-database.ts';
 import { createApp } from './http/create-app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -224,6 +226,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   if (config.staffNumbers.length === 0) logger.warn('STAFF_NUMBERS is empty: nobody can sign in to the staff console');
 
   const staffNumberOf = phoneNumberMatcher(config.staffNumbers);
+  /** /readyz says ready only once the start-up work is done (see `ready` below). */
+  let started = false;
   const app = createApp({
     webhooks: [
       { path: '/webhooks/twilio', webhook: twilioWebhook(config.twilio.authToken) },
@@ -255,7 +259,7 @@ export async function start(config: Config, options: StartOptions = {}) {
     publicUrl: config.publicUrl,
     logger,
     metrics,
-    isReady,
+    isReady: async () => started && (await isReady()),
     metricsToken: config.metricsToken,
     devOutbox: keepRepliesLocally,
     onStored: ({ urgent }) => {
@@ -320,9 +324,15 @@ export async function start(config: Config, options: StartOptions = {}) {
       if (!stopping) {
         worker.start();
         alertDispatcher.start();
-        handoffWatch.start();
+        const firstLook = handoffWatch.start();
         retention = scheduleRetention({ patientData: createPatientData(db), retentionDays: config.retentionDays, logger });
+        // Ready once the start-up work is done, not while it competes with the first webhooks.
+        await Promise.all([firstLook, retention.ran]);
+        if (databaseKind === 'embedded' && config.dataDir !== 'memory://') {
+          await warmUpDatabase(db as PgliteDatabase).catch((error: unknown) => logger.warn({ err: error }, 'could not warm the database up'));
+        }
       }
+      started = true;
     });
 
   const stop = () =>

@@ -67,12 +67,14 @@ export function watchHandoffs(deps: HandoffWatchDependencies) {
   let running: Promise<void> = Promise.resolve();
   return {
     tick,
-    start(): void {
+    /** Starts watching; resolves once the first look is done. */
+    start(): Promise<void> {
       timer ??= setInterval(() => {
         running = running.then(tick);
       }, deps.intervalMs ?? 30_000);
       timer.unref();
       running = running.then(tick);
+      return running;
     },
     async stop(): Promise<void> {
       clearInterval(timer);

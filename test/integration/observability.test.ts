@@ -4,9 +4,12 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadConfig } from '../../src/config.ts';
 import { createReadinessCheck } from '../../src/db/create-readiness-check.ts';
 import { listMigrations, applyMigrations, MIGRATIONS_DIR } from '../../src/db/migrate.ts';
 import { openPgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
+import { createLogger } from '../../src/logger.ts';
+import { start } from '../../src/main.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
@@ -172,6 +175,29 @@ describe('logs, metrics and readiness', () => {
     } finally {
       await db.close();
       await rm(partial, { recursive: true, force: true });
+    }
+  });
+
+  it('when a new data directory is still being loaded and warmed up, then /readyz answers 503, and 200 only once the start-up work is done', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'clinic-ready-'));
+    const config = loadConfig({ DATA_DIR: join(dir, 'data'), PORT: '0', LOG_LEVEL: 'silent' });
+    const starting = start(config, { logger: createLogger({ level: 'silent' }) });
+    try {
+      const fresh = await starting;
+      let done = false;
+      void fresh.ready.then(() => (done = true));
+      const statuses: number[] = [];
+      for (;;) {
+        const status = (await fetch(`${fresh.url}/readyz`)).status;
+        statuses.push(status);
+        if (status === 200) break;
+      }
+      // The first load of the documents, the first purge and the warm-up all happen before ready.
+      expect(statuses[0]).toBe(503);
+      expect(done).toBe(true);
+    } finally {
+      await (await starting).stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
