@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 
 import { createOpenAILimiter, type OpenAILimiter } from './ai/openai-limiter.ts';
-import { createOpenAIModels } from './ai/openai-models.ts';
 import type { ChatModel, Embedder, Transcriber, TriageModel } from './ai/models.ts';
 import { createAlertDispatcher } from './alerts/alert-dispatcher.ts';
 import { reportAlertRefusal } from './alerts/report-alert-refusal.ts';
@@ -91,6 +90,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   if (config.openai.apiKey) {
     // On a shared database the cap is for the deployment: this instance's share comes with its first heartbeat.
     limiter = createOpenAILimiter(shared ? 0 : config.openai.maxConcurrency, metrics);
+    // Loaded only with a key: offline, the OpenAI client (about 10 MB) is never needed.
+    const { createOpenAIModels } = await import('./ai/openai-models.ts');
     ({ embedder, chat, triage, transcriber } = createOpenAIModels({ ...config.openai, apiKey: config.openai.apiKey, limiter, metrics }));
   } else {
     logger.warn('OPENAI_API_KEY is not set: offline mode, answers are the best passage from full-text search');

@@ -4,10 +4,6 @@ import type { Database } from './database.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { applyMigrations } from './migrate.ts';
 import { openPgliteDatabase } from './pglite/pglite-database.ts';
-import { checkPostgres } from './postgres/check-postgres.ts';
-import { describeDatabaseUrl, openPostgresDatabase } from './postgres/postgres-database.ts';
-import { checkSupabase } from './supabase/check-supabase.ts';
-import { openSupabaseDatabase } from './supabase/supabase-database.ts';
 
 export type OpenedDatabase = {
   db: Database;
@@ -21,19 +17,28 @@ export type OpenedDatabase = {
  * The database the config asks for: a PostgreSQL server when DATABASE_URL is set (checked at once and
  * never migrated here: that is `npm run migrate`), Supabase when SUPABASE_URL is set (likewise:
  * `supabase db push`), else the embedded PGlite in DATA_DIR, locked against a second process and
- * migrated from supabase/migrations.
+ * migrated from supabase/migrations. The drivers of the other two are loaded only when used (the
+ * Supabase client alone holds about 13 MB once loaded).
  */
 export async function openDatabase(
   config: Pick<Config, 'dataDir' | 'supabase' | 'postgres'>,
   options: { logger: Logger; loadDataDir?: Uint8Array; migrationsDir?: string },
 ): Promise<OpenedDatabase> {
   if (config.postgres) {
+    const [{ checkPostgres }, { describeDatabaseUrl, openPostgresDatabase }] = await Promise.all([
+      import('./postgres/check-postgres.ts'),
+      import('./postgres/postgres-database.ts'),
+    ]);
     const where = describeDatabaseUrl(config.postgres.url);
     const db = await checked(openPostgresDatabase(config.postgres), (opened) => checkPostgres(opened, where, options.migrationsDir));
     options.logger.info({ database: where, poolSize: config.postgres.poolSize }, 'using PostgreSQL (migrations are applied with npm run migrate)');
     return { db, kind: 'postgres', close: () => db.close() };
   }
   if (config.supabase) {
+    const [{ checkSupabase }, { openSupabaseDatabase }] = await Promise.all([
+      import('./supabase/check-supabase.ts'),
+      import('./supabase/supabase-database.ts'),
+    ]);
     const url = config.supabase.url;
     const db = await checked(openSupabaseDatabase(config.supabase), (opened) => checkSupabase(opened, url));
     options.logger.info({ url }, 'using Supabase (migrations are applied with supabase db push)');
