@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 
@@ -327,8 +328,10 @@ export async function start(config: Config, options: StartOptions = {}) {
         alertDispatcher.start();
         const firstLook = handoffWatch.start();
         retention = scheduleRetention({ patientData: createPatientData(db), retentionDays: config.retentionDays, logger });
-        // Ready once the start-up work is done, not while it competes with the first webhooks.
-        await Promise.all([firstLook, retention.ran]);
+        // Ready once the start-up work is done, not while it competes with the first webhooks. The
+        // first purge of a large backlog (retention just turned on) may take minutes: it is waited for
+        // 2 s at most, and goes on in batches after ready.
+        await Promise.all([firstLook, Promise.race([retention.ran, sleep(2_000, undefined, { ref: false })])]);
         if (databaseKind === 'embedded' && config.dataDir !== 'memory://') {
           await warmUpDatabase(db as PgliteDatabase).catch((error: unknown) => logger.warn({ err: error }, 'could not warm the database up'));
         }
