@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 
 import { runIngestCli } from '../src/cli/ingest.ts';
+import { waitFor } from '../test/fakes/wait-for.ts';
 import { createTestDatabase, TEST_DATABASE_URL } from '../test/support/test-database.ts';
 import { twilioWebhookRequest } from '../test/support/twilio-webhook-client.ts';
 import type { BenchOptions } from './options.ts';
@@ -19,6 +20,12 @@ export type InstancesRun = {
 };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** This instance's share of OPENAI_MAX_CONCURRENCY, as it reports it (clinic_openai_share). */
+async function openaiShare(service: ServiceProcess): Promise<number> {
+  const text = await (await fetch(`${service.url}/metrics`)).text();
+  return Number(/^clinic_openai_share (\d+)/m.exec(text)?.[1] ?? 0);
+}
 
 /**
  * Scenario 8. Several instances on one real PostgreSQL (TEST_DATABASE_URL): 1, 2, then 3 service
@@ -40,8 +47,12 @@ export async function instancesThroughput(options: BenchOptions, fakes: Fakes): 
       const ingested = await runIngestCli(['knowledge'], { stdout: { write: () => true }, stderr: { write: () => true }, env, cwd: ROOT });
       if (ingested.exitCode !== 0) throw new Error(`ingest exited with ${ingested.exitCode}`);
       services.push(...(await Promise.all(Array.from({ length: count }, () => startServiceProcess(env)))));
-      // Every instance has taken its share of the cap (its first heartbeats) before the burst.
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      // Every instance has taken its share of the cap (the heartbeats re-divide it as instances join)
+      // before the burst: their shares, read from /metrics, add up to the cap.
+      await waitFor(async () => (await Promise.all(services.map(openaiShare))).reduce((a, b) => a + b, 0) === cap, {
+        timeoutMs: 30_000,
+        what: 'the instances to share the OpenAI cap',
+      });
       await fakes.configure(options.latency);
 
       const first = 700_000 + count * 10_000;

@@ -58,7 +58,7 @@ function refused(refusal: Refusal): AppError {
   return fail(status, refusal, message);
 }
 
-export function readCookie(req: Request, name: string): string | undefined {
+function readCookie(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [key, ...value] = part.trim().split('=');
     if (key === name) return decodeURIComponent(value.join('='));
@@ -178,9 +178,7 @@ export function staffApi(deps: StaffApiDependencies): express.Router {
     const text = (req.body as { body?: unknown } | undefined)?.body;
     if (typeof text !== 'string' || text.trim() === '') throw fail(400, 'empty_reply', 'body must be the text of the reply');
     if (text.length > MAX_REPLY_LENGTH) throw fail(400, 'reply_too_long', `a reply may be at most ${MAX_REPLY_LENGTH} characters`);
-    const conversation = await deps.store.conversation(id);
-    if (!conversation) throw refused('not_found');
-    const result = await deps.store.reply(id, staffOf(res).staffNumber, text.trim(), isWhatsApp(conversation) ? WINDOW_HOURS : null);
+    const result = await deps.store.reply(id, staffOf(res).staffNumber, text.trim(), WINDOW_HOURS);
     if ('refused' in result) throw refused(result.refused);
     deps.onQueued();
     deps.events.poke();

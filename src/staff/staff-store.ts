@@ -76,8 +76,11 @@ export function createStaffStore(db: Database) {
     async conversation(id: number): Promise<ConversationDetail | null> {
       return db.call('staff_conversation', { p_id: id });
     },
-    /** Queues a staff reply for the worker to send; refused when the patient opted out or (WhatsApp) the window is closed. */
-    async reply(id: number, staffNumber: string, body: string, windowHours: number | null): Promise<{ inboxId: number; conversationId: number } | { refused: Refusal }> {
+    /**
+     * Queues a staff reply for the worker to send; refused when the patient opted out or, on WhatsApp,
+     * they have not written within `windowHours` (the customer-service window; SMS has none).
+     */
+    async reply(id: number, staffNumber: string, body: string, windowHours: number): Promise<{ inboxId: number; conversationId: number } | { refused: Refusal }> {
       return db.call('staff_reply', { p_id: id, p_staff_number: staffNumber, p_body: body, p_window_hours: windowHours });
     },
     async act(id: number, staffNumber: string, action: 'take_over' | 'resume' | 'template' | 'timeout_resume'): Promise<{ conversationId: number } | { refused: Refusal }> {

@@ -351,8 +351,8 @@ end $$;
 
 -- Queues a staff reply to the patient of conversation p_id: an 'outgoing' inbox row the worker sends,
 -- the assistant paused for that patient, the action recorded. Refused (nothing written) when the
--- patient opted out, or when p_window_hours is set and the patient has not written within it
--- (WhatsApp's customer-service window).
+-- patient opted out, or, on WhatsApp, when p_window_hours is set and the patient has not written
+-- within it (the customer-service window; SMS has none).
 create or replace function staff_reply(p_id bigint, p_staff_number text, p_body text, p_window_hours int default null)
 returns jsonb language plpgsql set search_path = public, extensions as $$
 declare
@@ -368,7 +368,8 @@ begin
     return jsonb_build_object('refused', 'opted_out');
   end if;
   select max(received_at) into last_in from inbox where conversation = head.conversation and kind <> 'outgoing';
-  if p_window_hours is not null and (last_in is null or last_in < now() - make_interval(hours => p_window_hours)) then
+  if p_window_hours is not null and (head.channel = 'meta' or head.patient like 'whatsapp:%')
+     and (last_in is null or last_in < now() - make_interval(hours => p_window_hours)) then
     return jsonb_build_object('refused', 'window_closed');
   end if;
   new_id := (conversation_notify(p_id, p_body, 'staff') ->> 'inboxId')::bigint;

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
+import { createStaffSignIn } from '../../src/staff/staff-sign-in.ts';
+import { createStaffStore } from '../../src/staff/staff-store.ts';
 import { startFakeGraphApi, type FakeGraphApi } from '../fakes/fake-graph-api.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
@@ -174,8 +176,6 @@ describe('staff console API (Twilio, SMS and WhatsApp)', () => {
     const staff = await signedIn(OTHER_STAFF);
     const token = staff.cookie!.split('=')[1]!;
     // The same database, as a service restarted with OTHER_STAFF removed from STAFF_NUMBERS sees it.
-    const { createStaffSignIn } = await import('../../src/staff/staff-sign-in.ts');
-    const { createStaffStore } = await import('../../src/staff/staff-store.ts');
     const signIn = (staffNumbers: string[]) =>
       createStaffSignIn({ store: createStaffStore(service.db), staffNumbers, sessionHours: 12, deliverCode: async () => undefined, logger: service.logger });
     expect(await signIn([STAFF, OTHER_STAFF]).session(token)).toMatchObject({ staffNumber: OTHER_STAFF });
