@@ -68,14 +68,17 @@ export type ServiceProcess = {
 };
 
 /**
- * The service as an operator starts it (`npm start` runs `node --import tsx src/main.ts`), in a
- * process of its own, with `env` on top of this one's. Resolves at the first 200 of /readyz.
+ * The service as an operator starts it: package.json's `start` script (src/ compiled into build/ when
+ * changed, then `exec node build/main.js` with its environment), run by the shell as npm runs it but
+ * without npm's own process, in a process of its own, with `env` on top of this one's. Resolves at the
+ * first 200 of /readyz; the time to ready counts after a build, if one was due.
  */
 export async function startServiceProcess(env: Record<string, string>, options: { port?: number } = {}): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
+  await buildIfStale();
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn('sh', ['-c', START_SCRIPT], {
     env: { ...process.env, LOG_LEVEL: 'warn', CLINIC_NAME: 'Bench Fertility Clinic', CLINIC_PHONE: '+15550000000', CLINIC_EMERGENCY_PHONE: '+15559999999', ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -98,6 +101,15 @@ export async function startServiceProcess(env: Record<string, string>, options: 
       await exited;
     },
   };
+}
+
+const START_SCRIPT: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start;
+
+/** `npm start`'s first step: compile src/ into build/ if a file changed since the last build. */
+async function buildIfStale(): Promise<void> {
+  const child = spawn(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`scripts/build.mjs exited with ${code}`);
 }
 
 /** Runs a command to its end (`npm run ingest`), sampling its memory meanwhile. */

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -14,12 +16,17 @@ export type SpawnedService = {
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 };
 
+/** package.json's `start`: src/ compiled into build/ when changed, then `exec node build/main.js`. */
+const START_SCRIPT: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+
 /**
- * Runs `src/main.ts` as its own process, as `npm start` does, so that tests can kill it for real
- * (SIGKILL, SIGTERM). Resolves once it listens and its worker has started.
+ * Runs the service as its own process, so that tests can kill it for real (SIGKILL, SIGTERM):
+ * `src/main.ts` through the TypeScript loader, or with `npmStart` exactly as `npm start` runs it (the
+ * shell running package.json's script). Resolves once it listens and its worker has started.
  */
-export async function spawnService(env: Record<string, string>): Promise<SpawnedService> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function spawnService(env: Record<string, string>, options: { npmStart?: boolean } = {}): Promise<SpawnedService> {
+  const [command, args] = options.npmStart ? ['sh', ['-c', START_SCRIPT]] : [process.execPath, ['--import', 'tsx', 'src/main.ts']];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

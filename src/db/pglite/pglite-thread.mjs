@@ -4,11 +4,11 @@
 // WebAssembly), so on the main thread a slow query or a big ingestion would hold up every webhook.
 // Here it gets its own thread and event loop; the main thread talks to it by messages
 // (see pglite-database.ts). Plain JavaScript so that it loads the same under node, tsx and vitest.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
+
+import { START_SETTINGS, createFromTemplate, isDataDirectory } from './database-template.mjs';
 
 if (!parentPort) throw new Error('pglite-thread.mjs must run as a worker thread');
 const port = parentPort;
@@ -16,33 +16,20 @@ const port = parentPort;
 /** @type {{ dataDir: string, loadDataDir?: Uint8Array }} */
 const options = workerData;
 
-// Postgres' memory, sized for this workload (a few MB of documents, an inbox, one session): Postgres'
-// defaults (128 MB of shared buffers, 64 MB for maintenance) cost about 150 MB of resident memory in
-// WebAssembly for nothing; the data files stay in the operating system's cache anyway.
-const startParams = [
-  ...PGlite.defaultStartParams,
-  '-c', 'shared_buffers=16MB', '-c', 'maintenance_work_mem=16MB', '-c', 'temp_buffers=2MB', '-c', 'wal_buffers=1MB',
-];
-
-/** A new database on disk is created on a thread of its own (see pglite-init-thread.mjs). */
-async function createdElsewhere() {
-  // memory:// is created here: handing its tar over costs more than initdb leaves behind.
-  if (options.dataDir === 'memory://' || existsSync(join(options.dataDir, 'PG_VERSION'))) return options.loadDataDir;
-  const init = new Worker(new URL('./pglite-init-thread.mjs', import.meta.url), { workerData: { dataDir: options.dataDir, startParams } });
-  await new Promise((resolve, reject) => {
-    init.once('message', resolve);
-    init.once('error', reject);
-    init.once('exit', (code) => reject(new Error(`creating the database stopped (exit code ${code})`)));
-  });
-  await init.terminate();
-  return undefined;
+/**
+ * A new database on disk is a copy of the template (see database-template.mjs). memory:// is made by
+ * PGlite itself, from a given tar (test fixtures) or by its own initdb.
+ */
+async function created() {
+  if (options.dataDir === 'memory://' || options.loadDataDir || isDataDirectory(options.dataDir)) return;
+  await createFromTemplate(options.dataDir);
 }
 
-const ready = createdElsewhere().then(async (loadDataDir) => PGlite.create({
+const ready = created().then(async () => PGlite.create({
   dataDir: options.dataDir,
   extensions: { vector },
-  startParams,
-  ...(loadDataDir ? { loadDataDir: new Blob([loadDataDir]) } : {}),
+  startParams: [...PGlite.defaultStartParams, ...START_SETTINGS],
+  ...(options.loadDataDir ? { loadDataDir: new Blob([options.loadDataDir]) } : {}),
 })).then(async (db) => {
   // Postgres writes 16 MB of zeros into each new WAL segment; in WebAssembly that held the thread,
   // and every webhook waiting on it, for 60-100 ms once every 10,000 or so messages (npm run bench).
