@@ -21,27 +21,43 @@ const MAX_FILLERS = 2;
 
 /**
  * Which phrases could start at a word, found without trying them all: a message is read against more
- * than a thousand phrases, on the webhook's path (an emergency is flagged when it is stored), so each
- * word looks up its candidates by exact word, by prefix, and (for words of six letters or more) among
- * the few first words one slip away. Built once per phrase list.
+ * than a thousand phrases in some fifty lists, on the webhook's path (an emergency is flagged when it
+ * is stored), so each word looks up its candidates by exact word, by prefix, and (for words of five
+ * letters or more) among the first words one slip away. Built once per phrase list.
  */
 type PhraseIndex = {
   exact: Map<string, Phrase[]>;
   prefix: Map<string, Phrase[]>;
   prefixLengths: number[];
   any: Phrase[];
-  /** First pattern words of six letters or more, which a one-letter slip may match. */
-  fuzzy: { word: PatternWord; phrases: Phrase[] }[];
+  /**
+   * First pattern words of six letters or more, which a one-letter slip may match: whole words by
+   * length (a slip changes the length by one at most), prefixes shortest first (a form shorter than a
+   * prefix less one letter cannot match it). Trying every such word on every word of a message was
+   * the hottest code of the webhook's path (node --cpu-prof at 500 webhooks a second).
+   */
+  fuzzyWhole: Map<number, FuzzyEntry[]>;
+  fuzzyPrefix: FuzzyEntry[];
+  /**
+   * The phrases each form of a word may start, as found before: patients write with a few thousand
+   * words, and some fifty lists each looked every word of every message up again. Bounded: emptied
+   * when full.
+   */
+  seen: { exact: Map<string, Phrase[]>; near: Map<string, Phrase[]> };
 };
+
+const SEEN_FORMS = 5_000;
+
+type FuzzyEntry = { word: PatternWord; phrases: Phrase[] };
 
 const indexes = new WeakMap<Phrase[], PhraseIndex>();
 
 function indexOf(phrases: Phrase[]): PhraseIndex {
   let index = indexes.get(phrases);
   if (index) return index;
-  index = { exact: new Map(), prefix: new Map(), prefixLengths: [], any: [], fuzzy: [] };
-  const fuzzy = new Map<string, { word: PatternWord; phrases: Phrase[] }>();
-  const add = (map: Map<string, Phrase[]>, key: string, phrase: Phrase) => map.set(key, [...(map.get(key) ?? []), phrase]);
+  index = { exact: new Map(), prefix: new Map(), prefixLengths: [], any: [], fuzzyWhole: new Map(), fuzzyPrefix: [], seen: { exact: new Map(), near: new Map() } };
+  const fuzzy = new Map<string, FuzzyEntry>();
+  const add = <K, T>(map: Map<K, T[]>, key: K, item: T) => map.set(key, [...(map.get(key) ?? []), item]);
   for (const phrase of phrases) {
     const first = phrase.words[0];
     if (!first) continue;
@@ -56,25 +72,60 @@ function indexOf(phrases: Phrase[]): PhraseIndex {
     }
   }
   index.prefixLengths = [...new Set([...index.prefix.keys()].map((key) => key.length))].sort((a, b) => a - b);
-  index.fuzzy = [...fuzzy.values()];
+  for (const entry of fuzzy.values()) {
+    if (entry.word.prefix) index.fuzzyPrefix.push(entry);
+    else add(index.fuzzyWhole, entry.word.text.length, entry);
+  }
+  index.fuzzyPrefix.sort((a, b) => a.word.text.length - b.word.text.length);
   indexes.set(phrases, index);
   return index;
 }
 
-function candidates(index: PhraseIndex, word: Word, exact: boolean): Set<Phrase> {
+function candidates(index: PhraseIndex, word: Word, exact: boolean): Iterable<Phrase> {
+  // The common case, a word read one way and no phrase that starts with any word: no set to build.
+  if (word.forms.length === 1 && index.any.length === 0) return startingWithSeen(index, word.forms[0]!, exact);
   const found = new Set<Phrase>(index.any);
-  for (const form of word.forms) {
-    for (const phrase of index.exact.get(form) ?? []) found.add(phrase);
-    for (const length of index.prefixLengths) {
-      if (length > form.length) break;
-      for (const phrase of index.prefix.get(form.slice(0, length)) ?? []) found.add(phrase);
-    }
-    if (exact || form.length < 5) continue;
-    for (const entry of index.fuzzy) {
-      if (formMatches(form, entry.word, false)) for (const phrase of entry.phrases) found.add(phrase);
-    }
-  }
+  for (const form of word.forms) for (const phrase of startingWithSeen(index, form, exact)) found.add(phrase);
   return found;
+}
+
+// Plain functions, no closures made per word: this runs some fifty times per word of every message.
+function startingWithSeen(index: PhraseIndex, form: string, exact: boolean): Phrase[] {
+  const seen = exact ? index.seen.exact : index.seen.near;
+  let phrases = seen.get(form);
+  if (!phrases) {
+    phrases = startingWith(index, form, exact);
+    if (seen.size >= SEEN_FORMS) seen.clear();
+    seen.set(form, phrases);
+  }
+  return phrases;
+}
+
+/** The phrases whose first word `form` may be: exactly, by prefix, or (unless `exact`) one slip away. */
+function startingWith(index: PhraseIndex, form: string, exact: boolean): Phrase[] {
+  const found = new Set<Phrase>(index.exact.get(form));
+  for (const length of index.prefixLengths) {
+    if (length > form.length) break;
+    for (const phrase of index.prefix.get(form.slice(0, length)) ?? []) found.add(phrase);
+  }
+  // No slip is forgiven in a word with a digit (see formMatches); exact and prefix matches are above.
+  if (exact || form.length < 5 || hasDigit(form)) return [...found];
+  for (let length = form.length - 1; length <= form.length + 1; length++) {
+    for (const entry of index.fuzzyWhole.get(length) ?? []) if (formMatches(form, entry.word, false)) for (const phrase of entry.phrases) found.add(phrase);
+  }
+  for (const entry of index.fuzzyPrefix) {
+    if (entry.word.text.length > form.length + 1) break;
+    if (formMatches(form, entry.word, false)) for (const phrase of entry.phrases) found.add(phrase);
+  }
+  return [...found];
+}
+
+function hasDigit(form: string): boolean {
+  for (let i = 0; i < form.length; i++) {
+    const code = form.charCodeAt(i);
+    if (code >= 48 && code <= 57) return true;
+  }
+  return false;
 }
 
 /**
@@ -129,7 +180,7 @@ function wordMatches(word: Word, pattern: PatternWord, exact: boolean): boolean 
 function formMatches(form: string, pattern: PatternWord, exact: boolean): boolean {
   const { text } = pattern;
   if (pattern.prefix ? form.startsWith(text) : form === text) return true;
-  if (exact || text.length < 6 || /\d/.test(form)) return false;
+  if (exact || text.length < 6 || hasDigit(form)) return false;
   if (!pattern.prefix) return Math.abs(form.length - text.length) <= 1 && withinOneEdit(form, text);
   for (const length of [text.length - 1, text.length, text.length + 1]) {
     if (form.length >= length && withinOneEdit(form.slice(0, length), text)) return true;
