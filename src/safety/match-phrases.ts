@@ -46,7 +46,9 @@ type PhraseIndex = {
   seen: { exact: Map<string, Phrase[]>; near: Map<string, Phrase[]> };
 };
 
-const SEEN_FORMS = 5_000;
+const SEEN_FORMS = 2_000;
+/** Most forms start no phrase of a list: they share one empty answer. */
+const NONE: Phrase[] = [];
 
 type FuzzyEntry = { word: PatternWord; phrases: Phrase[] };
 
@@ -109,7 +111,7 @@ function startingWith(index: PhraseIndex, form: string, exact: boolean): Phrase[
     for (const phrase of index.prefix.get(form.slice(0, length)) ?? []) found.add(phrase);
   }
   // No slip is forgiven in a word with a digit (see formMatches); exact and prefix matches are above.
-  if (exact || form.length < 5 || hasDigit(form)) return [...found];
+  if (exact || form.length < 5 || hasDigit(form)) return found.size === 0 ? NONE : [...found];
   for (let length = form.length - 1; length <= form.length + 1; length++) {
     for (const entry of index.fuzzyWhole.get(length) ?? []) if (formMatches(form, entry.word, false)) for (const phrase of entry.phrases) found.add(phrase);
   }
@@ -117,7 +119,7 @@ function startingWith(index: PhraseIndex, form: string, exact: boolean): Phrase[
     if (entry.word.text.length > form.length + 1) break;
     if (formMatches(form, entry.word, false)) for (const phrase of entry.phrases) found.add(phrase);
   }
-  return [...found];
+  return found.size === 0 ? NONE : [...found];
 }
 
 function hasDigit(form: string): boolean {
