@@ -15,8 +15,17 @@ export type ColdRun = {
   rate: number;
   sent: number;
   latencyMs: Summary;
+  /** The slowest acknowledgement of each half second from the first ready: where the tail falls. */
+  slowestByHalfSecondMs: number[];
   errors: number;
 };
+
+/** The largest of each `size` consecutive latencies (in the order sent: a window of time at a fixed rate). */
+function slowestByWindow(latencyMs: number[], size: number): number[] {
+  const slowest: number[] = [];
+  for (let start = 0; start < latencyMs.length; start += size) slowest.push(Math.round(Math.max(...latencyMs.slice(start, start + size))));
+  return slowest;
+}
 
 /** The issue's goal for acknowledgements from the first ready on: p99 under this. */
 export const COLD_TARGET_P99_MS = 50;
@@ -45,7 +54,7 @@ export async function coldStart(options: BenchOptions, fakes: Fakes): Promise<Co
       try {
         const result = await generator.go();
         const errors = Object.values(result.errors).reduce((a, b) => a + b, 0) + Object.entries(result.statuses).filter(([status]) => status !== '200').reduce((a, [, n]) => a + n, 0);
-        runs.push({ case: what, readyMs: service.readyMs, rate, sent: result.sent, latencyMs: summarize(result.latencyMs), errors });
+        runs.push({ case: what, readyMs: service.readyMs, rate, sent: result.sent, latencyMs: summarize(result.latencyMs), slowestByHalfSecondMs: slowestByWindow(result.latencyMs, rate / 2), errors });
       } finally {
         await generator.close();
         await service.stop();

@@ -215,6 +215,8 @@ export function formatReport(machine: Machine, options: BenchOptions, results: R
           String(run.errors), ratio(run.latencyMs.p99 / COLD_TARGET_P99_MS), verdict(run.latencyMs.p99 < COLD_TARGET_P99_MS && run.errors === 0),
         ]),
       ),
+      '',
+      ...results.cold.map((run) => `Slowest acknowledgement of each half second from ready, ${run.case} (ms): ${run.slowestByHalfSecondMs.join(', ')}`),
     );
   }
   return out.join('\n');
