@@ -65,6 +65,12 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
       registers,
     }),
     leasesLost: new Counter({ name: 'clinic_leases_lost_total', help: 'Messages a worker stopped answering because its lease was gone (another instance has them)', registers }),
+    journalWaiting: new Gauge({ name: 'clinic_inbox_journal_waiting', help: 'Messages acknowledged and in the inbox journal, not yet stored in the inbox (embedded database)', registers }),
+    journalRejected: new Counter({
+      name: 'clinic_inbox_journal_rejected_total',
+      help: 'Acknowledged messages the database refused for their content: moved from the inbox journal to the rejected file, not answered',
+      registers,
+    }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
   // Known label sets start at 0, so that rate() and alerts see a series before its first event.
