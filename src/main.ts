@@ -28,6 +28,7 @@ import type { PgliteDatabase } from './db/pglite/pglite-database.ts';
 import { warmUpDatabase } from './db/pglite/warm-up-database.ts';
 import { createApp } from './http/create-app.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { openIntake } from './intake/open-intake.ts';
 import { createMetrics } from './metrics.ts';
 import { phoneNumberMatcher } from './channels/canonical-phone-number.ts';
 import { assistantBackReply, failureReply, replyLanguage } from './pipeline/fixed-replies.ts';
@@ -227,6 +228,20 @@ export async function start(config: Config, options: StartOptions = {}) {
   });
   if (config.staffNumbers.length === 0) logger.warn('STAFF_NUMBERS is empty: nobody can sign in to the staff console');
 
+  // Webhooks' messages: journaled and answered at once, stored behind the answer (embedded database).
+  const intake = openIntake({
+    database: databaseKind,
+    dataDir: config.dataDir,
+    inbox,
+    logger,
+    metrics,
+    onStored: ({ urgent }) => {
+      if (urgent) worker.wakeUrgent();
+      else worker.wake();
+      consoleEvents.poke();
+    },
+  });
+
   const staffNumberOf = phoneNumberMatcher(config.staffNumbers);
   /** /readyz says ready only once the start-up work is done (see `ready` below). */
   let started = false;
@@ -257,6 +272,7 @@ export async function start(config: Config, options: StartOptions = {}) {
         }),
       );
     },
+    intake,
     inbox,
     publicUrl: config.publicUrl,
     logger,
@@ -264,11 +280,6 @@ export async function start(config: Config, options: StartOptions = {}) {
     isReady: async () => started && (await isReady()),
     metricsToken: config.metricsToken,
     devOutbox: keepRepliesLocally,
-    onStored: ({ urgent }) => {
-      if (urgent) worker.wakeUrgent();
-      else worker.wake();
-      consoleEvents.poke();
-    },
     onAlertRefusals: (refusals) => {
       for (const refusal of refusals) reportAlertRefusal(refusal, { logger, metrics });
       alertDispatcher.wake();
@@ -290,6 +301,8 @@ export async function start(config: Config, options: StartOptions = {}) {
   }
 
   let stopping: Promise<void> | undefined;
+  let requestStop = () => {};
+  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
   let retention: ReturnType<typeof scheduleRetention> | undefined;
   // An empty embedded database is loaded from KNOWLEDGE_DIR after the server is up, so that webhooks
   // are taken meanwhile; the worker starts once there is something to answer from. A shared database
@@ -313,6 +326,9 @@ export async function start(config: Config, options: StartOptions = {}) {
   })()
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the knowledge base'))
     .then(async () => {
+      // Messages an earlier process acknowledged but had not stored yet are stored before the worker
+      // claims anything and before ready (a database that is unavailable is retried meanwhile).
+      await Promise.race([intake.replayed, stopRequested]);
       // One process per embedded DATA_DIR, so whatever is still 'processing' belonged to a process that
       // died: due again now. (On a shared database, other instances may be alive: see the heartbeats.)
       if (databaseKind === 'embedded') {
@@ -341,6 +357,7 @@ export async function start(config: Config, options: StartOptions = {}) {
 
   const stop = () =>
     (stopping ??= (async () => {
+      requestStop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Live console streams would hold the server open.
@@ -355,10 +372,14 @@ export async function start(config: Config, options: StartOptions = {}) {
       await heartbeat?.stop();
       server.closeAllConnections();
       await closed;
+      // No webhook can come now: what is journaled goes into the inbox before the database closes, or
+      // stays in the journal for the next start.
+      const journal = await intake.stop(config.shutdownTimeoutMs);
+      if (journal.left > 0) logger.warn(journal, 'journaled messages left for the next start');
       await closeDatabase();
     })());
 
-  return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, inbox, knowledge, worker, alertDispatcher, handoffWatch, staffStore, metrics, logger };
+  return { port, url: `http://127.0.0.1:${port}`, ready, stop, db, intake, inbox, knowledge, worker, alertDispatcher, handoffWatch, staffStore, metrics, logger };
 }
 
 async function main() {

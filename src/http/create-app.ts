@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler } from 'express';
 
 import { AppError } from '../app-error.ts';
 import type { ChannelWebhook, InboundMessage } from '../channels/channel.ts';
+import type { Intake } from '../intake/intake.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
@@ -12,6 +13,8 @@ import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 
 export type AppDependencies = {
   webhooks: { path: string; webhook: ChannelWebhook; bodyLimit?: string }[];
+  /** Where webhooks put their messages before answering (see src/intake). */
+  intake: Intake;
   inbox: Inbox;
   publicUrl: string | undefined;
   logger: Logger;
@@ -20,7 +23,6 @@ export type AppDependencies = {
   isReady: () => Promise<boolean>;
   /** Needed as a bearer token for /metrics from outside this machine (unset: this machine only). */
   metricsToken: string | undefined;
-  onStored: (stored: { urgent: boolean }) => void;
   onAlertRefusals: (refusals: AlertRefusal[]) => void;
   rateLimitFor: (patient: string) => number;
   classify: (message: InboundMessage) => InboundMessage['kind'];

@@ -1,26 +1,27 @@
 import type { Request, RequestHandler } from 'express';
 
 import type { ChannelWebhook, InboundMessage, VerifiableRequest } from '../channels/channel.ts';
+import type { Arrival, Intake } from '../intake/intake.ts';
 import type { Logger } from '../logger.ts';
-import { maskAddress } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Inbox } from '../store/inbox.ts';
 import type { AlertRefusal } from '../alerts/staff-alerts.ts';
 import { fromThisMachine } from './from-this-machine.ts';
 
 /**
- * The one webhook route: verify the signature over the raw bytes, parse, store every message in the
- * inbox, answer. Nothing slow happens here; the worker is only woken. Twilio gives up after 15 s and
- * Meta redelivers for days when it gets no 200, so the answer must never wait for a model.
+ * The one webhook route: verify the signature over the raw bytes, parse, hand every message to the
+ * intake (the inbox journal, or the inbox itself), answer. Nothing slow happens here. Twilio gives up
+ * after 15 s and Meta redelivers for days when it gets no 200, so the answer must never wait for a
+ * model, nor, on the embedded database, for the thread that also searches and answers.
  */
 export function webhookRoute(options: {
   webhook: ChannelWebhook;
+  /** Where messages go before the 200: the inbox journal (embedded database) or the inbox itself. */
+  intake: Intake;
   inbox: Inbox;
   publicUrl: string | undefined;
   logger: Logger;
   metrics: Metrics;
-  /** Messages were stored; `urgent` when one of them is an emergency (the worker's urgent lane). */
-  onStored: (stored: { urgent: boolean }) => void;
   /** A delivery report refused staff alerts: their fallbacks are due (and a staff member may be unreached). */
   onAlertRefusals: (refusals: AlertRefusal[]) => void;
   /** Messages a minute allowed from this sender (0: no limit). */
@@ -28,7 +29,7 @@ export function webhookRoute(options: {
   /** The kind to store a message as: emergencies are flagged here so that they jump the queue. */
   classify: (message: InboundMessage) => InboundMessage['kind'];
 }): RequestHandler {
-  const { webhook, inbox, logger, metrics } = options;
+  const { webhook, intake, inbox, logger, metrics } = options;
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const request: VerifiableRequest = {
@@ -42,20 +43,13 @@ export function webhookRoute(options: {
     if (content.ignored && content.ignored.length > 0) {
       logger.warn({ channel: webhook.channel, ignored: content.ignored }, 'webhook content not understood; acknowledged without storing it');
     }
-    let stored = 0;
-    let urgent = false;
-    for (const message of content.messages) {
+    const arrivals: Arrival[] = content.messages.map((message) => {
       const clean = { ...message, body: storable(message.body), patient: storable(message.patient), business: storable(message.business) };
-      const kind = options.classify(clean);
-      const result = await inbox.enqueue({ ...clean, kind }, options.rateLimitFor(clean.patient));
-      if (!result.duplicate) stored++;
-      if (!result.duplicate && kind === 'emergency') urgent = true;
-      logger.info(
-        { inboxId: result.id, channel: message.channel, providerMessageId: message.providerMessageId, from: maskAddress(message.patient), kind: message.kind, duplicate: result.duplicate, state: result.state },
-        result.duplicate ? 'inbound message redelivered, already stored' : 'inbound message stored',
-      );
-      logger.debug({ inboxId: result.id, body: message.body }, 'inbound message text');
-    }
+      return { message: { ...clean, kind: options.classify(clean) }, rateLimit: options.rateLimitFor(clean.patient) };
+    });
+    if (arrivals.length > 0) await intake.accept(arrivals);
+    // Delivery reports keep the direct path: a refused staff alert needs the database's answer (its
+    // fallbacks) now, and they are a small share of the traffic.
     const refusals: AlertRefusal[] = [];
     for (const status of content.statuses) {
       refusals.push(...(await inbox.recordDeliveryStatus(status)).alerts);
@@ -68,7 +62,6 @@ export function webhookRoute(options: {
     res.end(webhook.acknowledgement.body);
     metrics.webhooks.inc({ channel: webhook.channel, outcome: 'accepted' });
     metrics.ackSeconds.observe({ channel: webhook.channel }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (stored > 0) options.onStored({ urgent });
     if (refusals.length > 0) options.onAlertRefusals(refusals);
   };
 }

@@ -90,7 +90,12 @@ describe('Twilio SMS and WhatsApp, with generated answers', () => {
     const first = await postTwilioWebhook(service.url, params, { authToken: twilioApi.authToken });
     const second = await postTwilioWebhook(service.url, params, { authToken: twilioApi.authToken });
     expect([first.status, second.status]).toEqual([200, 200]);
-    expect(service.logs.filter((line) => line.providerMessageId === sid).map((line) => line.duplicate)).toEqual([false, true]);
+    // Both 200s came from the journal: the inbox says which was the redelivery once both are stored.
+    const stored = await waitFor(() => {
+      const lines = service.logs.filter((line) => line.providerMessageId === sid);
+      return lines.length === 2 && lines;
+    }, { what: 'both deliveries stored' });
+    expect(stored.map((line) => line.duplicate)).toEqual([false, true]);
     await twilioApi.waitForMessages(1);
     await inboxDrained(service);
     const another = await postTwilioWebhook(service.url, { From: '+15551230005', To: CLINIC_NUMBER, Body: 'And egg retrieval?' }, { authToken: twilioApi.authToken });
