@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
 import { journalPathsFor } from '../../src/intake/journal-file.ts';
+import { encodeRecords } from '../../src/intake/journal-records.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
@@ -113,14 +114,24 @@ describe('the inbox journal of a data directory on disk (real processes)', () =>
     expect((await service.exited).signal).toBe('SIGKILL');
 
     await withDatabase(dataDir, (db) => db.exec('drop trigger test_hold on public.inbox; drop function public.test_hold();'));
+    // And a hundred more acknowledged just before the kill (more than one batch of the drainer).
+    const more = Array.from({ length: 100 }, (_, i) => ({
+      v: 1,
+      message: { channel: 'twilio', providerMessageId: messageSid(), patient: `+1555320${String(1000 + i)}`, business: CLINIC, body: 'What is IVF?', kind: 'text' },
+      rateLimit: 20,
+    }));
+    appendFileSync(journalPathsFor(dataDir).journal, encodeRecords(more));
     twilioApi.reset();
     const restarted = await spawnTracked();
-    // Replayed before the worker claims: the journal's 17 records (the redelivery included).
-    expect(restarted.logs.find((line) => line.msg === 'storing messages an earlier process acknowledged but had not stored')).toMatchObject({ messages: 17 });
-    const replayed = restarted.logs.filter((line) => line.msg === 'inbound message stored' || line.msg === 'inbound message redelivered, already stored');
+    // Replayed before the worker claims: the journal's 117 records (the redelivery included).
+    expect(restarted.logs.find((line) => line.msg === 'storing messages an earlier process acknowledged but had not stored')).toMatchObject({ messages: 117 });
+    const replayed = await waitFor(() => {
+      const lines = restarted.logs.filter((line) => line.msg === 'inbound message stored' || line.msg === 'inbound message redelivered, already stored');
+      return lines.length === 117 && lines;
+    }, { what: 'the journal replayed' });
     expect(replayed.filter((line) => line.duplicate === true).map((line) => line.providerMessageId)).toEqual([redelivered]);
     expect(restarted.logs.findIndex((line) => line.msg === 'worker started')).toBeGreaterThan(restarted.logs.indexOf(replayed.at(-1)!));
-    await waitFor(() => [...patients, '+15553200099'].every((patient) => twilioApi.messages.some((m) => m.to === patient)), { what: 'every patient answered', timeoutMs: 60_000 });
+    await waitFor(() => [...patients, '+15553200099', '+15553201099'].every((patient) => twilioApi.messages.some((m) => m.to === patient)), { what: 'every patient answered', timeoutMs: 60_000 });
     await waitFor(async () => {
       const metrics = await fetch(`${restarted.url}/metrics`).then((r) => r.text());
       return sample(metrics, 'clinic_inbox_messages', { state: 'pending' }) === 0 && sample(metrics, 'clinic_inbox_messages', { state: 'processing' }) === 0;
@@ -131,7 +142,7 @@ describe('the inbox journal of a data directory on disk (real processes)', () =>
 
     const rows = await withDatabase(dataDir, async (db) =>
       (await db.query<{ patient: string; provider_message_id: string; state: string }>(
-        `select patient, provider_message_id, state from inbox where patient like '+155532000%' order by id`,
+        `select patient, provider_message_id, state from inbox where patient like '+1555320%' order by id`,
       )).rows,
     );
     for (const patient of patients) {
@@ -140,6 +151,7 @@ describe('the inbox journal of a data directory on disk (real processes)', () =>
       expect(theirs.map((row) => row.provider_message_id)).toEqual(sent.get(patient));
       expect(theirs.every((row) => row.state === 'answered' || row.state === 'merged')).toBe(true);
     }
+    expect(rows.filter((row) => row.patient.startsWith('+15553201')).map((row) => row.provider_message_id)).toEqual(more.map((record) => record.message.providerMessageId));
     // Each patient's burst answered once: one reply each.
     for (const patient of patients) expect(twilioApi.messages.filter((m) => m.to === patient)).toHaveLength(1);
   }, 180_000);
