@@ -10,6 +10,7 @@ const INBOX_STATES = ['pending', 'processing', 'answered', 'failed', 'skipped'];
  * `inboxStats` is read at scrape time, so the inbox depth is never stale and costs nothing between scrapes.
  */
 export function createMetrics(options: { inboxStats?: () => Promise<Record<string, number>> } = {}) {
+  let journalWaiting = () => 0;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -65,7 +66,15 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
       registers,
     }),
     leasesLost: new Counter({ name: 'clinic_leases_lost_total', help: 'Messages a worker stopped answering because its lease was gone (another instance has them)', registers }),
-    journalWaiting: new Gauge({ name: 'clinic_inbox_journal_waiting', help: 'Messages acknowledged and in the inbox journal, not yet stored in the inbox (embedded database)', registers }),
+    journalWaiting: new Gauge({
+      name: 'clinic_inbox_journal_waiting',
+      help: 'Messages acknowledged and in the inbox journal, not yet stored in the inbox (embedded database)',
+      registers,
+      // Read at scrape time (see watchJournal): nothing to update on the webhook path.
+      collect() {
+        this.set(journalWaiting());
+      },
+    }),
     journalRejected: new Counter({
       name: 'clinic_inbox_journal_rejected_total',
       help: 'Acknowledged messages the database refused for their content: moved from the inbox journal to the rejected file, not answered',
@@ -73,13 +82,17 @@ export function createMetrics(options: { inboxStats?: () => Promise<Record<strin
     }),
     deliveryStatuses: new Counter({ name: 'clinic_delivery_status_total', help: 'Delivery reports by channel and status', labelNames: ['channel', 'status'], registers }),
   };
+  /** Where clinic_inbox_journal_waiting is read from: the intake, built after the metrics. */
+  const watchJournal = (waiting: () => number) => {
+    journalWaiting = waiting;
+  };
   // Known label sets start at 0, so that rate() and alerts see a series before its first event.
   for (const channel of ['twilio', 'meta']) for (const outcome of ['sent', 'failed']) metrics.replies.inc({ channel, outcome }, 0);
   for (const reason of ['offline', 'openai_error']) metrics.fallbacks.inc({ reason }, 0);
   for (const encoding of ['gsm7', 'ucs2']) metrics.smsSegments.inc({ encoding }, 0);
   metrics.staffAlerts.inc({ route: 'direct', outcome: 'sent' }, 0);
   metrics.staffAlerts.inc({ route: 'direct', outcome: 'unreached' }, 0);
-  return metrics;
+  return Object.assign(metrics, { watchJournal });
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -7,6 +7,8 @@ import { AppError } from '../app-error.ts';
  * One process per embedded database directory: two PGlite instances writing the same files corrupt
  * them. The lock is a file beside the directory holding the owner's pid. A lock left by a process that
  * is gone (kill -9) is taken over; a live owner (this very process included) makes the start fail.
+ * The inbox journal beside it (`<DATA_DIR>.journal`, src/intake/journal-file.ts) has one writer for the
+ * same reason.
  */
 export function lockDataDir(dataDir: string): () => void {
   const lockPath = `${dataDir.replace(/\/+$/, '')}.lock`;

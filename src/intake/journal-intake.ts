@@ -36,7 +36,7 @@ export function createJournalIntake(options: {
   file?: JournalFile;
   inbox: Pick<Inbox, 'enqueue'>;
   logger: Logger;
-  metrics: Pick<Metrics, 'journalRejected' | 'journalWaiting'>;
+  metrics: Pick<Metrics, 'journalRejected' | 'watchJournal'>;
   onStored: OnStored;
   /** Backoff while the database is unavailable: first and longest wait. */
   retryDelayMs?: { first: number; max: number };
@@ -57,7 +57,6 @@ export function createJournalIntake(options: {
 
   const settle = (count: number) => {
     settled += count;
-    metrics.journalWaiting.set(appended - settled);
     for (const waiter of waiters.filter((w) => settled >= w.until)) {
       waiters.splice(waiters.indexOf(waiter), 1);
       waiter.resolve();
@@ -68,7 +67,6 @@ export function createJournalIntake(options: {
   const enqueue = (arrivals: Arrival[]) => {
     queue.push(...arrivals);
     appended += arrivals.length;
-    metrics.journalWaiting.set(appended - settled);
   };
 
   /** A message the database refused for what it is: kept aside, so that it neither blocks the ones behind it nor vanishes. */
@@ -159,6 +157,7 @@ export function createJournalIntake(options: {
     if (readable.length > 0) logger.warn({ messages: readable.length }, 'storing messages an earlier process acknowledged but had not stored');
     enqueue(readable.map(({ message, rateLimit }) => ({ message, rateLimit })));
   }
+  metrics.watchJournal(() => appended - settled);
   const replayed = settledUpTo(appended);
   kick();
 

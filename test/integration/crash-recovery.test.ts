@@ -11,7 +11,7 @@ import { GENERATED_MARK, defaultChatReply, isAnswerRequest, startFakeOpenAI, typ
 import { startFakeTwilio, type FakeTwilio, type SentMessage } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
-import { spawnService, type SpawnedService } from '../support/spawn-service.ts';
+import { spawnedServices, type SpawnedService } from '../support/spawn-service.ts';
 import { postTwilioWebhook } from '../support/twilio-webhook-client.ts';
 
 const CLINIC = '+15557654321';
@@ -25,7 +25,7 @@ describe('crash safety and graceful shutdown (real processes)', () => {
   let openai: FakeOpenAI;
   let twilioApi: FakeTwilio;
   const dir = mkdtempSync(join(tmpdir(), 'clinic-crash-'));
-  const running: SpawnedService[] = [];
+  const services = spawnedServices();
 
   const env = (dataDir: string, extra: Record<string, string> = {}) => ({
     DATA_DIR: dataDir,
@@ -36,11 +36,7 @@ describe('crash safety and graceful shutdown (real processes)', () => {
     CLINIC_EMERGENCY_PHONE: '+15559999999',
     ...extra,
   });
-  const spawnTracked = async (environment: Record<string, string>) => {
-    const service = await spawnService(environment);
-    running.push(service);
-    return service;
-  };
+  const spawnTracked = services.spawn;
   const send = (service: SpawnedService, from: string, body: string) =>
     postTwilioWebhook(service.url, { From: from, To: from.startsWith('whatsapp:') ? WHATSAPP_CLINIC : CLINIC, Body: body }, { authToken: twilioApi.authToken, opensWindowOn: twilioApi });
 
@@ -48,8 +44,7 @@ describe('crash safety and graceful shutdown (real processes)', () => {
     [openai, twilioApi] = await Promise.all([startFakeOpenAI(), startFakeTwilio()]);
   });
   afterAll(async () => {
-    for (const service of running) service.child.kill('SIGKILL');
-    await Promise.all(running.map((service) => service.exited));
+    await services.killAll();
     await Promise.all([openai?.close(), twilioApi?.close()]);
     rmSync(dir, { recursive: true, force: true });
   });

@@ -14,7 +14,7 @@ import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
 import { waitFor } from '../fakes/wait-for.ts';
 import { openaiEnv, twilioEnv } from '../support/fake-env.ts';
 import { sample } from '../support/metric-sample.ts';
-import { spawnService, type SpawnedService } from '../support/spawn-service.ts';
+import { spawnedServices, type SpawnedService } from '../support/spawn-service.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 import { messageSid, postTwilioWebhook, twilioWebhookRequest } from '../support/twilio-webhook-client.ts';
 
@@ -48,10 +48,10 @@ describe('the inbox journal of a data directory on disk (real processes)', () =>
   let twilioApi: FakeTwilio;
   const dir = mkdtempSync(join(tmpdir(), 'clinic-journal-'));
   const dataDir = join(dir, 'data');
-  const running: SpawnedService[] = [];
+  const services = spawnedServices();
 
-  const spawnTracked = async () => {
-    const service = await spawnService({
+  const spawnTracked = () =>
+    services.spawn({
       DATA_DIR: dataDir,
       ...openaiEnv(openai),
       ...twilioEnv(twilioApi),
@@ -59,9 +59,6 @@ describe('the inbox journal of a data directory on disk (real processes)', () =>
       CLINIC_PHONE: '+15550000000',
       CLINIC_EMERGENCY_PHONE: '+15559999999',
     });
-    running.push(service);
-    return service;
-  };
   /** A signed Twilio webhook; a 200 must come within 10 s, whatever the database is doing. */
   const send = async (service: SpawnedService, from: string, body: string, sid = messageSid()) => {
     const url = `${service.url}/webhooks/twilio`;
@@ -78,8 +75,7 @@ describe('the inbox journal of a data directory on disk (real processes)', () =>
     [openai, twilioApi] = await Promise.all([startFakeOpenAI(), startFakeTwilio()]);
   });
   afterAll(async () => {
-    for (const service of running) service.child.kill('SIGKILL');
-    await Promise.all(running.map((service) => service.exited));
+    await services.killAll();
     await Promise.all([openai?.close(), twilioApi?.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -134,7 +130,11 @@ describe('the inbox journal of a data directory on disk (real processes)', () =>
     await waitFor(() => [...patients, '+15553200099', '+15553201099'].every((patient) => twilioApi.messages.some((m) => m.to === patient)), { what: 'every patient answered', timeoutMs: 60_000 });
     await waitFor(async () => {
       const metrics = await fetch(`${restarted.url}/metrics`).then((r) => r.text());
-      return sample(metrics, 'clinic_inbox_messages', { state: 'pending' }) === 0 && sample(metrics, 'clinic_inbox_messages', { state: 'processing' }) === 0;
+      return (
+        sample(metrics, 'clinic_inbox_journal_waiting') === 0 &&
+        sample(metrics, 'clinic_inbox_messages', { state: 'pending' }) === 0 &&
+        sample(metrics, 'clinic_inbox_messages', { state: 'processing' }) === 0
+      );
     }, { what: 'inbox drained', timeoutMs: 60_000 });
     restarted.child.kill('SIGTERM');
     expect((await restarted.exited).code).toBe(0);

@@ -73,3 +73,19 @@ export async function spawnService(env: Record<string, string>, options: { npmSt
   await waitForLog((line) => line.msg === 'worker started');
   return { child, url: `http://127.0.0.1:${String(listening.port)}`, logs, exited, waitForLog };
 }
+
+/** The services one test file spawns, so that whatever a failed test left running is killed at the end. */
+export function spawnedServices() {
+  const running: SpawnedService[] = [];
+  return {
+    async spawn(env: Record<string, string>): Promise<SpawnedService> {
+      const service = await spawnService(env);
+      running.push(service);
+      return service;
+    },
+    async killAll(): Promise<void> {
+      for (const service of running) service.child.kill('SIGKILL');
+      await Promise.all(running.map((service) => service.exited));
+    },
+  };
+}
