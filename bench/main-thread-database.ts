@@ -20,6 +20,8 @@ export async function openMainThreadDatabase(): Promise<PgliteDatabase> {
     query,
     exec: async (sql) => void (await pg.exec(sql)),
     dump: async () => new Uint8Array(await (await pg.dumpDataDir('none')).arrayBuffer()),
+    // One thread for everything here: there is no database thread to lower.
+    lowerPriority: async () => {},
     close: () => pg.close(),
   };
 }

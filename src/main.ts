@@ -351,6 +351,8 @@ export async function start(config: Config, options: StartOptions = {}) {
         if (databaseKind === 'embedded' && config.dataDir !== 'memory://') {
           await warmUpDatabase(db as PgliteDatabase).catch((error: unknown) => logger.warn({ err: error }, 'could not warm the database up'));
         }
+        // From here on webhooks come first: the database thread yields the cores to the main thread.
+        if (databaseKind === 'embedded') await (db as PgliteDatabase).lowerPriority().catch(() => undefined);
       }
       started = true;
     });

@@ -15,6 +15,8 @@ export type PgliteDatabase = Database & {
   exec(sql: string): Promise<void>;
   /** The whole data directory as a tar, for fast test fixtures (`loadDataDir`). */
   dump(): Promise<Uint8Array>;
+  /** Runs the database thread below the main thread's priority from now on (see pglite-thread.mjs). */
+  lowerPriority(): Promise<void>;
 };
 
 /**
@@ -81,6 +83,9 @@ export function openPgliteDatabase(options: { dataDir: string; loadDataDir?: Uin
     },
     async dump() {
       return (await send('dump')) as Uint8Array;
+    },
+    async lowerPriority() {
+      await send('lower-priority');
     },
     async close() {
       if (closed) return;
