@@ -340,6 +340,10 @@ export async function start(config: Config, options: StartOptions = {}) {
       }
       // A SIGTERM during the first load must not start the worker it is about to stop.
       if (!stopping) {
+        // Node loads its fetch (undici) on the first call: tens of milliseconds of the main thread that
+        // would fall on the worker's first OpenAI or Graph API call, among the first webhooks after a
+        // restart (BENCHMARKS.md, table 9). A data: URL loads it without a request.
+        await fetch('data:,').catch(() => undefined);
         worker.start();
         alertDispatcher.start();
         const firstLook = handoffWatch.start();

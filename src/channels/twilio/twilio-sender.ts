@@ -36,6 +36,9 @@ export function createTwilioSender(options: {
     logLevel: 'info',
     ...(options.apiBaseUrl === 'https://api.twilio.com' ? {} : { httpClient }),
   });
+  // The client loads its Messages API on first use: about 50 ms of the main thread, which would fall
+  // on the first reply, among webhooks after a restart (BENCHMARKS.md, table 9). Loaded now, at start.
+  void client.messages;
   return {
     maxLength: () => TWILIO_MAX_BODY,
     async send({ from, to, body }) {
