@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+import { START_SCRIPT } from '../test/support/spawn-service.ts';
+
 /** Resident memory of a process and every process under it, worker threads included (they share the process). */
 export type Memory = { rssMb: number; hwmMb: number };
 
@@ -102,8 +104,6 @@ export async function startServiceProcess(env: Record<string, string>, options: 
     },
   };
 }
-
-const START_SCRIPT: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start;
 
 /** `npm start`'s first step: compile src/ into build/ if a file changed since the last build. */
 async function buildIfStale(): Promise<void> {

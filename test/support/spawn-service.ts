@@ -17,7 +17,7 @@ export type SpawnedService = {
 };
 
 /** package.json's `start`: src/ compiled into build/ when changed, then `exec node build/main.js`. */
-const START_SCRIPT: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+export const START_SCRIPT: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
 
 /**
  * Runs the service as its own process, so that tests can kill it for real (SIGKILL, SIGTERM):

@@ -51,7 +51,8 @@ export async function createFromTemplate(dataDir, template = templateDirectory()
   if (!isDataDirectory(template)) {
     try {
       await createInChildProcess(template);
-    } catch {
+    } catch (error) {
+      console.error(`could not keep the embedded database template in ${template} (${error instanceof Error ? error.message : error}); creating ${dataDir} directly`);
       await createInChildProcess(dataDir);
       return;
     }
