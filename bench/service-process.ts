@@ -106,7 +106,7 @@ export async function startServiceProcess(env: Record<string, string>, options: 
 }
 
 /** `npm start`'s first step: compile src/ into build/ if a file changed since the last build. */
-async function buildIfStale(): Promise<void> {
+export async function buildIfStale(): Promise<void> {
   const child = spawn(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`scripts/build.mjs exited with ${code}`);

@@ -11,6 +11,7 @@ import { reportAlertRefusal } from './alerts/report-alert-refusal.ts';
 import { createStaffAlerts } from './alerts/staff-alerts.ts';
 import { createPatientData } from './patient-data/patient-data-store.ts';
 import { scheduleRetention } from './patient-data/schedule-retention.ts';
+import type { ChannelWebhook } from './channels/channel.ts';
 import { createLocalSender } from './channels/local-sender.ts';
 import { createMetaSender, META_MAX_BODY } from './channels/meta/meta-sender.ts';
 import { metaVerificationRoute } from './channels/meta/meta-verification-route.ts';
@@ -27,6 +28,8 @@ import { openDatabase } from './db/open-database.ts';
 import type { PgliteDatabase } from './db/pglite/pglite-database.ts';
 import { warmUpDatabase } from './db/pglite/warm-up-database.ts';
 import { createApp } from './http/create-app.ts';
+import { createServer } from './http/create-server.ts';
+import { webhookRoute } from './http/webhook-route.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openIntake } from './intake/open-intake.ts';
 import { createMetrics } from './metrics.ts';
@@ -246,12 +249,6 @@ export async function start(config: Config, options: StartOptions = {}) {
   /** /readyz says ready only once the start-up work is done (see `ready` below). */
   let started = false;
   const app = createApp({
-    webhooks: [
-      { path: '/webhooks/twilio', webhook: twilioWebhook(config.twilio.authToken) },
-      { path: '/webhooks/twilio/status', webhook: twilioStatusWebhook(config.twilio.authToken) },
-      // Meta batches many messages and statuses in one payload (up to 3 MB, its webhook docs say).
-      { path: '/webhooks/meta', webhook: metaWebhook(config.meta.appSecret), bodyLimit: '3mb' },
-    ],
     extraRoutes: (app) => {
       app.get('/webhooks/meta', metaVerificationRoute(config.meta.verifyToken, logger));
       app.use(consolePage());
@@ -272,22 +269,36 @@ export async function start(config: Config, options: StartOptions = {}) {
         }),
       );
     },
-    intake,
     inbox,
-    publicUrl: config.publicUrl,
     logger,
     metrics,
     isReady: async () => started && (await isReady()),
     metricsToken: config.metricsToken,
     devOutbox: keepRepliesLocally,
-    onAlertRefusals: (refusals) => {
-      for (const refusal of refusals) reportAlertRefusal(refusal, { logger, metrics });
-      alertDispatcher.wake();
-    },
-    rateLimitFor: (patient) => (staffNumberOf(patient) !== undefined ? 0 : config.patientRateLimitPerMinute),
-    classify: (message) => kindToStore(message, phrases, { staff: staffNumberOf(message.patient) !== undefined }),
   });
-  const server = app.listen(config.port, '0.0.0.0');
+  const webhook = (channelWebhook: ChannelWebhook, bodyLimit = 64 * 1024) =>
+    webhookRoute({
+      webhook: channelWebhook,
+      bodyLimit,
+      intake,
+      inbox,
+      publicUrl: config.publicUrl,
+      logger,
+      metrics,
+      onAlertRefusals: (refusals) => {
+        for (const refusal of refusals) reportAlertRefusal(refusal, { logger, metrics });
+        alertDispatcher.wake();
+      },
+      rateLimitFor: (patient) => (staffNumberOf(patient) !== undefined ? 0 : config.patientRateLimitPerMinute),
+      classify: (message) => kindToStore(message, phrases, { staff: staffNumberOf(message.patient) !== undefined }),
+    });
+  const server = createServer(app, [
+    { path: '/webhooks/twilio', handler: webhook(twilioWebhook(config.twilio.authToken)) },
+    { path: '/webhooks/twilio/status', handler: webhook(twilioStatusWebhook(config.twilio.authToken)) },
+    // Meta batches many messages and statuses in one payload (up to 3 MB, its webhook docs say).
+    { path: '/webhooks/meta', handler: webhook(metaWebhook(config.meta.appSecret), 3 * 1024 * 1024) },
+  ]);
+  server.listen(config.port, '0.0.0.0');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'listening');

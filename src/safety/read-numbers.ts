@@ -25,6 +25,8 @@ const DECIMAL_WORDS = new Set(['point', 'punto', 'coma', 'con']);
 export function readNumbers(message: ReadMessage, rules: SafetyPhrases, matchesOf: (list: string) => Match[]): NumberFinding[] {
   const { words } = message;
   const findings: NumberFinding[] = [];
+  // Most messages hold no number: then no list need be searched.
+  if (!words.some((word) => /^\d/.test(word.forms[0] ?? ''))) return findings;
   const feverWords = matchesOf('feverWords');
   const gainWords = matchesOf('weightGain');
   const labWords = matchesOf('labWords');

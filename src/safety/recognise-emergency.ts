@@ -1,4 +1,4 @@
-import type { SafetyPhrases } from './load-safety-phrases.ts';
+import type { Combination, SafetyPhrases } from './load-safety-phrases.ts';
 import { findPhrases, type Match, type Phrase } from './match-phrases.ts';
 import { readNumbers } from './read-numbers.ts';
 import { readWords, type ReadMessage } from './read-words.ts';
@@ -43,14 +43,21 @@ export function recogniseEmergency(text: string, rules: SafetyPhrases): Recognit
 
   const cache = new Map<Phrase[], Match[]>();
   const matchesOf = (phrases: Phrase[]) => {
-    if (!cache.has(phrases)) cache.set(phrases, usable(find(phrases)));
-    return cache.get(phrases)!;
+    let matches = cache.get(phrases);
+    if (!matches) cache.set(phrases, (matches = usable(find(phrases))));
+    return matches;
   };
-  // Self-harm combinations first, and never cancelled by a "not" or a question: too costly to get wrong.
-  const ordered = [...rules.combinations].sort((a, b) => Number(b.category === 'self_harm') - Number(a.category === 'self_harm'));
-  for (const combination of ordered) {
+  for (const combination of selfHarmFirst(rules.combinations)) {
     if (!combination.anywhere.every((list) => matchesOf(list).length > 0)) continue;
-    const found = nearEachOther(combination.near.map(matchesOf), combination.within);
+    // Lists are searched only until one is empty: most messages hold no word of most lists.
+    const near: Match[][] = [];
+    for (const list of combination.near) {
+      const matches = matchesOf(list);
+      if (matches.length === 0) break;
+      near.push(matches);
+    }
+    if (near.length < combination.near.length) continue;
+    const found = nearEachOther(near, combination.within);
     if (combination.category === 'self_harm' && found.length > 0) return { alarm: { category: 'self_harm', rule: combination.name }, symptom: true };
     if (found.some(stands)) return alarm(combination.name);
   }
@@ -62,17 +69,33 @@ export function recogniseEmergency(text: string, rules: SafetyPhrases): Recognit
   return { alarm: undefined, symptom };
 }
 
-/** Whether a finding is negated, hypothetical, or part of a general question. */
+const ordered = new WeakMap<Combination[], Combination[]>();
+
+/** Self-harm combinations first, and never cancelled by a "not" or a question: too costly to get wrong. */
+function selfHarmFirst(combinations: Combination[]): Combination[] {
+  let sorted = ordered.get(combinations);
+  if (!sorted) ordered.set(combinations, (sorted = [...combinations].sort((a, b) => Number(b.category === 'self_harm') - Number(a.category === 'self_harm'))));
+  return sorted;
+}
+
+/**
+ * Whether a finding is negated, hypothetical, or part of a general question. Each list is searched the
+ * first time it is needed: most messages have no finding to weigh.
+ */
 function readContext(message: ReadMessage, rules: SafetyPhrases, find: (phrases: Phrase[]) => Match[]) {
-  const negators = find(rules.negators);
-  const hypotheticals = find(rules.hypothetical);
-  const questionStarts = find(rules.questionStarts);
-  const presentMarkers = find(rules.presentMarkers);
+  const lazily = (phrases: Phrase[]) => {
+    let matches: Match[] | undefined;
+    return () => (matches ??= find(phrases));
+  };
+  const negators = lazily(rules.negators);
+  const hypotheticals = lazily(rules.hypothetical);
+  const questionStarts = lazily(rules.questionStarts);
+  const presentMarkers = lazily(rules.presentMarkers);
   const { words, clauses } = message;
   return {
     /** A "not" just before the finding or inside it, that is not one of its own words ("cant breathe"). */
     negated(match: Match) {
-      return negators.some(
+      return negators().some(
         (negator) =>
           negator.clause === match.clause &&
           negator.start >= match.start - NEGATION_REACH &&
@@ -83,14 +106,14 @@ function readContext(message: ReadMessage, rules: SafetyPhrases, find: (phrases:
     /** An "if" earlier in the same piece of the sentence: "what should I do if I get heavy bleeding". */
     hypothetical(match: Match) {
       const segment = words[match.start]!.segment;
-      return hypotheticals.some((cue) => cue.end < match.start && words[cue.start]!.segment === segment && cue.clause === match.clause);
+      return hypotheticals().some((cue) => cue.end < match.start && words[cue.start]!.segment === segment && cue.clause === match.clause);
     },
     /** A question (a "?" or a question word first) that says nothing of the patient now ("is heavy bleeding normal?"). */
     generalQuestion(match: Match) {
       const clause = clauses[match.clause];
       if (!clause) return false;
       // Only a question word first: patients end statements with "?" too ("a lot of blood, is this a miscarriage?").
-      return questionStarts.some((start) => start.start === clause.start) && !presentMarkers.some((marker) => marker.clause === match.clause);
+      return questionStarts().some((start) => start.start === clause.start) && !presentMarkers().some((marker) => marker.clause === match.clause);
     },
   };
 }

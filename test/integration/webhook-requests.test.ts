@@ -1,0 +1,137 @@
+import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
+import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
+import { waitFor } from '../fakes/wait-for.ts';
+import { twilioEnv } from '../support/fake-env.ts';
+import { nonLoopbackAddress, requestTo, type PlainResponse } from '../support/outside-request.ts';
+import { startTestService, type TestService } from '../support/start-test-service.ts';
+import { twilioWebhookRequest } from '../support/twilio-webhook-client.ts';
+
+const CLINIC_NUMBER = '+15550100000';
+const OUTSIDE = nonLoopbackAddress();
+
+/**
+ * The webhook routes read and answer their requests themselves, in front of Express (see
+ * src/http/create-server.ts): what Express and body-parser did for them must still hold. Requests are
+ * real HTTP over real connections, signed with the real signing code.
+ */
+describe('webhook requests, as HTTP', () => {
+  let service: TestService;
+  let twilioApi: FakeTwilio;
+  let sentinels = 0;
+
+  beforeAll(async () => {
+    twilioApi = await startFakeTwilio();
+    service = await startTestService(twilioEnv(twilioApi));
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await twilioApi?.close();
+  });
+
+  /** A signed inbound SMS from `from`, as bytes and headers, for `url` (what Twilio signs). */
+  const signed = (url: string, from: string, signedUrl = url) =>
+    twilioWebhookRequest(url, { From: from, To: CLINIC_NUMBER, Body: 'What is IVF?' }, { authToken: twilioApi.authToken, signedUrl });
+
+  /**
+   * What one patient has stored, once everything acknowledged before now is stored: the webhooks' journal
+   * stores in order, so a valid message sent now and found stored means any earlier one would be too.
+   */
+  const storedAfterAll = async (patient: string) => {
+    const sentinel = `+1555222${String(++sentinels).padStart(4, '0')}`;
+    const url = `http://127.0.0.1:${service.port}/webhooks/twilio`;
+    const { headers, body } = signed(url, sentinel);
+    expect((await raw('/webhooks/twilio', { ...headers, host: `127.0.0.1:${service.port}` }, body)).status).toBe(200);
+    await waitFor(async () => (await storedBodies(service, sentinel)).length > 0, { what: 'the sentinel message to be stored' });
+    return storedBodies(service, patient);
+  };
+
+  /** A raw request over a loopback connection, with the headers exactly as given (no fetch() defaults). */
+  const raw = (path: string, headers: Record<string, string>, body: Buffer | string, chunked = false) =>
+    new Promise<PlainResponse>((resolve, reject) => {
+      const outgoing = request({ host: '127.0.0.1', port: service.port, method: 'POST', path, headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      outgoing.on('error', reject);
+      if (chunked) {
+        // No Content-Length: the size is known only by reading, so the limit must be kept while reading.
+        const bytes = Buffer.from(body);
+        for (let at = 0; at < bytes.length; at += 16 * 1024) outgoing.write(bytes.subarray(at, at + 16 * 1024));
+        outgoing.end();
+      } else {
+        outgoing.end(body);
+      }
+    });
+
+  it('when a signed webhook arrives gzip-compressed, then it is read, verified and stored', async () => {
+    const url = `http://127.0.0.1:${service.port}/webhooks/twilio`;
+    const { headers, body } = signed(url, '+15551110001');
+    const response = await raw('/webhooks/twilio', { ...headers, host: `127.0.0.1:${service.port}`, 'content-encoding': 'gzip' }, gzipSync(body));
+    expect(response.status).toBe(200);
+    expect(response.body).toBe('<Response></Response>');
+    expect(await storedAfterAll('+15551110001')).toEqual(['What is IVF?']);
+  });
+
+  it('when the body is in an encoding the server cannot read, then 415 with a reason and nothing stored', async () => {
+    const url = `http://127.0.0.1:${service.port}/webhooks/twilio`;
+    const { headers, body } = signed(url, '+15551110002');
+    const response = await raw('/webhooks/twilio', { ...headers, host: `127.0.0.1:${service.port}`, 'content-encoding': 'compress' }, body);
+    expect(response.status).toBe(415);
+    expect(JSON.parse(response.body)).toEqual({ error: { code: 'encoding.unsupported', message: 'unsupported content encoding "compress"' } });
+    expect(await storedAfterAll('+15551110002')).toEqual([]);
+  });
+
+  it('when a body without a Content-Length grows past the limit, then 413 with a reason and nothing stored', async () => {
+    const url = `http://127.0.0.1:${service.port}/webhooks/twilio`;
+    const { headers } = signed(url, '+15551110003');
+    const huge = new URLSearchParams({ From: '+15551110003', To: CLINIC_NUMBER, Body: 'x'.repeat(200_000) }).toString();
+    const response = await raw('/webhooks/twilio', { ...headers, host: `127.0.0.1:${service.port}`, 'transfer-encoding': 'chunked' }, huge, true);
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.body).error.message).toBe('request body is too large');
+    expect(await storedAfterAll('+15551110003')).toEqual([]);
+  });
+
+  it('when the path is written in another case, with a final slash and a query, then it is the same route, verified over the URL as sent', async () => {
+    const path = '/Webhooks/Twilio/?clinic=main';
+    const url = `http://127.0.0.1:${service.port}${path}`;
+    const { headers, body } = signed(url, '+15551110004');
+    const response = await raw(path, { ...headers, host: `127.0.0.1:${service.port}` }, body);
+    expect(response.status).toBe(200);
+    expect(await storedAfterAll('+15551110004')).toEqual(['What is IVF?']);
+  });
+
+  it('when a proxy on this machine says the request came over https, then the https URL is the one verified', async () => {
+    const httpsUrl = `https://clinic.example.org/webhooks/twilio`;
+    const { headers, body } = signed(httpsUrl, '+15551110005');
+    const withoutProto = await raw('/webhooks/twilio', { ...headers, host: 'clinic.example.org' }, body);
+    expect(withoutProto.status).toBe(403);
+    const withProto = await raw('/webhooks/twilio', { ...headers, host: 'clinic.example.org', 'x-forwarded-proto': 'https' }, body);
+    expect(withProto.status).toBe(200);
+    expect(await storedAfterAll('+15551110005')).toEqual(['What is IVF?']);
+  });
+
+  it.skipIf(!OUTSIDE)('when a peer that is not this machine says https, then it is not believed', async () => {
+    const httpsUrl = `https://clinic.example.org/webhooks/twilio`;
+    const { headers, body } = signed(httpsUrl, '+15551110006');
+    const response = await requestTo(OUTSIDE!, service.port, { method: 'POST', path: '/webhooks/twilio', headers: { ...headers, host: 'clinic.example.org', 'x-forwarded-proto': 'https' }, body });
+    expect(response.status).toBe(403);
+    expect(await storedAfterAll('+15551110006')).toEqual([]);
+  });
+
+  it('when a webhook path is asked with another method, or a path is no route, then 404 as before', async () => {
+    expect((await fetch(`${service.url}/webhooks/twilio`)).status).toBe(404);
+    expect((await fetch(`${service.url}/webhooks/twilio/extra`, { method: 'POST', body: 'x' })).status).toBe(404);
+  });
+});
+
+/** The texts stored from one patient, oldest first. */
+async function storedBodies(service: TestService, patient: string): Promise<string[]> {
+  const rows = await (service.db as PgliteDatabase).query<{ body: string }>('select body from inbox where patient = $1 order by id', [patient]);
+  return rows.map((row) => row.body);
+}
