@@ -201,22 +201,27 @@ export function formatReport(machine: Machine, options: BenchOptions, results: R
     }
   }
   if (results.cold) {
+    const blocking = results.cold.find((run) => run.case === 'blocking handler');
+    const againstBlocking = (run: ColdRun) =>
+      !blocking || run === blocking ? '' : `${ratio(blocking.latencyMs.p50 / run.latencyMs.p50)} / ${ratio(blocking.latencyMs.p99 / run.latencyMs.p99)}`;
     out.push('', '### 9. Cold start: webhooks from the first ready of a fresh process, on disk', '');
     out.push(
       'The service started as `npm start` starts it, signed Twilio webhooks at a fixed rate from the moment /readyz first answers 200, the pipeline busy with the fakes. ' +
-        `Ratio: p99 ÷ the ${COLD_TARGET_P99_MS} ms goal (under 1 meets it).`,
+        `Then the same load on a fresh blocking handler (table 4's, answering inside the request). A request not answered within Twilio's 15 s counts as 15 s (a lower bound). ` +
+        `Ratios: p99 ÷ the ${COLD_TARGET_P99_MS} ms goal (under 1 meets it); blocking handler ÷ this service at p50 and p99.`,
       '',
     );
     out.push(
       markdownTable(
-        ['data directory', 'start to ready', 'rate', 'sent', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'p99 ÷ goal', `target p99 < ${COLD_TARGET_P99_MS} ms`],
+        ['run', 'start to ready', 'rate', 'sent', 'p50 ms', 'p99 ms', 'max ms', 'timed out (15 s)', 'errors', 'p99 ÷ goal', 'blocking ÷ this (p50 / p99)', `target p99 < ${COLD_TARGET_P99_MS} ms`],
         results.cold.map((run) => [
           run.case, seconds(run.readyMs), `${run.rate}/s`, String(run.sent), ms(run.latencyMs.p50), ms(run.latencyMs.p99), ms(run.latencyMs.max),
-          String(run.errors), ratio(run.latencyMs.p99 / COLD_TARGET_P99_MS), verdict(run.latencyMs.p99 < COLD_TARGET_P99_MS && run.errors === 0),
+          String(run.timedOut ?? 0), String(run.errors), ratio(run.latencyMs.p99 / COLD_TARGET_P99_MS), againstBlocking(run),
+          verdict(run.latencyMs.p99 < COLD_TARGET_P99_MS && run.errors === 0),
         ]),
       ),
       '',
-      ...results.cold.map((run) => `Slowest acknowledgement of each half second from ready, ${run.case} (ms): ${run.slowestByHalfSecondMs.join(', ')}`),
+      ...results.cold.filter((run) => run !== blocking).map((run) => `Slowest acknowledgement of each half second from ready, ${run.case} (ms): ${run.slowestByHalfSecondMs.join(', ')}`),
     );
   }
   return out.join('\n');

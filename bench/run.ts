@@ -96,7 +96,7 @@ try {
   }
   if (options.only.has('cold')) {
     progress(`9. cold start: ${options.cold.rate} webhooks a second for ${options.cold.seconds} s from the first ready of a fresh process on disk`);
-    results.cold = await coldStart(options, fakes);
+    results.cold = await coldStart(options, fakes, knowledge);
   }
 } finally {
   await fakes.close();

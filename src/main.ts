@@ -40,6 +40,7 @@ import { shippedLanguages } from './language/load-languages.ts';
 import { createResponder } from './pipeline/respond-to-message.ts';
 import { kindToStore } from './safety/kind-to-store.ts';
 import { loadSafetyPhrases } from './safety/load-safety-phrases.ts';
+import { warmUpClassifier } from './safety/warm-up-classifier.ts';
 import { createPatientStates } from './store/patient-state.ts';
 import { createInbox } from './store/inbox.ts';
 import { createKnowledge } from './store/knowledge.ts';
@@ -74,10 +75,14 @@ export async function start(config: Config, options: StartOptions = {}) {
   // Likewise the language rules (config/languages.json): read now, so that a broken file stops the start.
   shippedLanguages();
 
-  const { db, kind: databaseKind, close: closeDatabase } = await openDatabase(config, {
+  const opening = openDatabase(config, {
     logger,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
+  // While the database thread starts: long before ready, so that what it builds is settled (and out of
+  // the young generation the first webhooks' garbage collections copy) when the first webhooks come.
+  warmUpClassifier(phrases);
+  const { db, kind: databaseKind, close: closeDatabase } = await opening;
   const inbox = createInbox(db);
   const knowledge = createKnowledge(db);
   const metrics = createMetrics({ inboxStats: () => inbox.stats() });
@@ -351,10 +356,11 @@ export async function start(config: Config, options: StartOptions = {}) {
       }
       // A SIGTERM during the first load must not start the worker it is about to stop.
       if (!stopping) {
-        // Node loads its fetch (undici) on the first call: tens of milliseconds of the main thread that
-        // would fall on the worker's first OpenAI or Graph API call, among the first webhooks after a
-        // restart (BENCHMARKS.md, table 9). A data: URL loads it without a request.
-        await fetch('data:,').catch(() => undefined);
+        // Node loads its fetch (undici) on the first call, and compiles its HTTP parser from WebAssembly
+        // on the first request: tens of milliseconds of the main thread that would fall on the worker's
+        // first OpenAI call, among the first webhooks after a restart (BENCHMARKS.md, table 9). One
+        // request to this server's own /healthz does it now.
+        await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.arrayBuffer(), () => undefined);
         worker.start();
         alertDispatcher.start();
         const firstLook = handoffWatch.start();
