@@ -1,9 +1,10 @@
 type Waiting<In, Out> = { item: In; resolve: (value: Out) => void; reject: (error: unknown) => void };
 
 /**
- * Group commit. The first call goes out at once; calls made while it is in flight wait for it and then
- * go out together, as one batch, and so on: no call waits longer than the one before it, and under
- * load many share one round trip and one transaction. Order is kept. Meant for a database that runs
+ * Group commit. The first call goes out at once, with every call made in the same synchronous step
+ * (the journal's drainer hands over its messages that way); calls made while it is in flight wait for
+ * it and then go out together, as one batch, and so on: no call waits longer than the one before it,
+ * and under load many share one round trip and one transaction. Order is kept. Meant for a database that runs
  * calls one at a time anyway (the embedded one): there, waiting for the call in flight costs nothing
  * the database would not make the caller wait for regardless.
  *
@@ -33,7 +34,6 @@ export function groupCalls<In, Out>(options: {
   };
 
   const drain = async () => {
-    draining = true;
     while (queue.length > 0) {
       const batch = queue.splice(0, options.maxBatch);
       if (batch.length === 1) {
@@ -72,6 +72,10 @@ export function groupCalls<In, Out>(options: {
   return (item) =>
     new Promise<Out>((resolve, reject) => {
       queue.push({ item, resolve, reject });
-      if (!draining) void drain();
+      if (!draining) {
+        draining = true;
+        // After this step's other calls, not before them: one batch, not the first alone.
+        queueMicrotask(() => void drain());
+      }
     });
 }

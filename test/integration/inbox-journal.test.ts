@@ -22,13 +22,22 @@ type Enqueued = { id: number; duplicate: boolean; state: string };
 /** A hand-written inbox: records each enqueue, answers through `answer` (which may hold or fail it). */
 function fakeInbox() {
   const calls: InboundMessage[] = [];
+  /** The ids handed over in one synchronous step: what the inbox's group commit stores in one call. */
+  const rounds: string[][] = [];
+  let round: string[] | undefined;
   const stored = new Set<string>();
   const inbox = {
     calls,
+    rounds,
     /** Called before each store; throw to fail it, await to hold it. */
     answer: async (_message: InboundMessage): Promise<void> => {},
     async enqueue(message: InboundMessage): Promise<Enqueued> {
       calls.push(message);
+      if (!round) {
+        rounds.push((round = []));
+        queueMicrotask(() => (round = undefined));
+      }
+      round.push(message.providerMessageId);
       await inbox.answer(message);
       const duplicate = stored.has(message.providerMessageId);
       stored.add(message.providerMessageId);
@@ -58,7 +67,7 @@ const ids = (messages: InboundMessage[]) => messages.map((m) => m.providerMessag
 describe('the inbox journal (real files, a fake inbox)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'clinic-journal-'));
   let n = 0;
-  const setUp = (options: { retryDelayMs?: { first: number; max: number } } = {}) => {
+  const setUp = (options: { retryDelayMs?: { first: number; max: number }; gatherMs?: number } = {}) => {
     const paths = journalPathsFor(join(dir, `data-${++n}`));
     const inbox = fakeInbox();
     const { lines, logger } = logSink();
@@ -91,6 +100,46 @@ describe('the inbox journal (real files, a fake inbox)', () => {
     expect(wakes.some((wake) => wake.urgent)).toBe(true);
     expect(statSync(paths.journal).size).toBe(0);
     await intake.stop(1_000);
+  });
+
+  it('when webhooks come one at a time, then the drainer lets them gather and hands them to the inbox together, not one call each', async () => {
+    const { inbox, open } = setUp();
+    const intake = open();
+    for (let i = 1; i <= 5; i++) {
+      intake.accept([message(i)]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => intake.waiting === 0, { what: 'the journal drained' });
+    expect(ids(inbox.calls)).toEqual(['SM1', 'SM2', 'SM3', 'SM4', 'SM5']);
+    // One round, or two if this machine stalled for the whole gathering time between two webhooks.
+    expect(inbox.rounds.length).toBeLessThanOrEqual(2);
+    await intake.stop(1_000);
+  });
+
+  it('when an emergency arrives while messages gather, then it is stored at once, with those before it', async () => {
+    const { inbox, wakes, open } = setUp({ gatherMs: 60_000 });
+    const intake = open();
+    intake.accept([message(1), message(2)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(inbox.calls).toHaveLength(0);
+    intake.accept([{ ...message(3, 'I am bleeding heavily'), message: { ...message(3, 'I am bleeding heavily').message, kind: 'emergency' } }]);
+    await waitFor(() => intake.waiting === 0, { what: 'the emergency stored without waiting the minute out' });
+    expect(inbox.rounds).toEqual([['SM1', 'SM2', 'SM3']]);
+    expect(wakes).toEqual([{ urgent: true }]);
+    await intake.stop(1_000);
+  });
+
+  it('when a full batch has gathered, then it is stored at once; and what gathers when stopping is stored without waiting', async () => {
+    const { inbox, open } = setUp({ gatherMs: 60_000 });
+    const intake = open();
+    intake.accept(Array.from({ length: 64 }, (_, i) => message(100 + i)));
+    await waitFor(() => intake.waiting === 0, { what: 'the full batch stored' });
+    expect(inbox.rounds).toHaveLength(1);
+    intake.accept([message(200)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(inbox.calls).toHaveLength(64);
+    expect(await intake.stop(10_000)).toEqual({ left: 0 });
+    expect(ids(inbox.calls).at(-1)).toBe('SM200');
   });
 
   it('when the database refuses a record for its content, then it goes to the rejected file, is counted and logged without its text, and the ones after it are stored', async () => {

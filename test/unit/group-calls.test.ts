@@ -29,14 +29,24 @@ function recorder(options: { failBatchesWith?: string; badItem?: number; outage?
 }
 
 describe('groupCalls', () => {
-  it('when calls arrive while one is in flight, then they go out together after it, in order, at most maxBatch at a time', async () => {
+  it('when calls are made together, then they go out together, in order, at most maxBatch at a time', async () => {
     const { call, sent, answerNext } = recorder();
     const results = [1, 2, 3, 4, 5].map((item) => call(item));
     await answerNext();
     await answerNext();
-    await answerNext();
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50]);
-    expect(sent).toEqual([[1], [2, 3, 4], [5]]);
+    expect(sent).toEqual([[1, 2, 3], [4, 5]]);
+  });
+
+  it('when calls arrive while one is in flight, then they go out together after it', async () => {
+    const { call, sent, answerNext } = recorder();
+    const first = call(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = [2, 3].map((item) => call(item));
+    await answerNext();
+    await answerNext();
+    expect(await Promise.all([first, ...later])).toEqual([10, 20, 30]);
+    expect(sent).toEqual([[1], [2, 3]]);
   });
 
   it('when nothing is in flight, then a call goes out at once, on its own', async () => {
@@ -55,16 +65,15 @@ describe('groupCalls', () => {
     const results = [1, 2, 3, 4].map((item) => call(item).catch((error: Error) => error.message));
     for (let index = 0; index < 5; index++) await answerNext();
     expect(await Promise.all(results)).toEqual([10, 20, 'item 3 is bad', 40]);
-    expect(sent).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+    expect(sent).toEqual([[1, 2, 3], [1], [2], [3], [4]]);
   });
 
   it('when a batch fails for a reason of the moment (the database is unreachable), then each of its calls fails with it at once, none is tried alone', async () => {
     const { call, sent, answerNext } = recorder({ outage: true });
     const results = [1, 2, 3].map((item) => call(item).catch((error: Error) => error.message));
     await answerNext();
-    await answerNext();
     expect(await Promise.all(results)).toEqual(['database unreachable', 'database unreachable', 'database unreachable']);
-    expect(sent).toEqual([[1], [2, 3]]);
+    expect(sent).toEqual([[1, 2, 3]]);
   });
 
   it('when the database goes away while a failed batch is retried item by item, then the rest fail with it at once', async () => {
