@@ -1,11 +1,13 @@
 // An open-loop load generator, in a process of its own: it sends signed Twilio webhooks at a fixed
 // rate, each at its scheduled time whether or not earlier ones were answered (a closed loop, which
-// waits for answers, would slow down with the server and hide its queueing). Bodies and signatures
-// are computed before the clock starts. Driven by bench/open-loop.ts.
+// waits for answers, would slow down with the server and hide its queueing). Requests, signatures
+// included, are built as bytes before the clock starts, and sent by a minimal client
+// (raw-webhook-client.ts), so that the generator takes as little of the machine as it can. Driven by
+// bench/open-loop.ts.
 import { twilioWebhookRequest } from '../test/support/twilio-webhook-client.ts';
 import { epochMs } from './clock.ts';
 import type { OpenLoopMessage, OpenLoopPlan, OpenLoopResult } from './open-loop.ts';
-import { postWebhook, webhookAgent } from './post-webhook.ts';
+import { rawWebhookClient, requestBytes } from './raw-webhook-client.ts';
 import { CLINIC_NUMBER, patientNumber, question } from './workload.ts';
 
 if (!process.send) throw new Error('open-loop-process.ts runs as a child of bench/open-loop.ts');
@@ -13,16 +15,20 @@ const send = (message: OpenLoopMessage) => process.send!(message);
 
 const MEDIA = { Body: '', NumMedia: '1', MediaUrl0: 'https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0', MediaContentType0: 'image/jpeg' };
 
-let prepared: { plan: OpenLoopPlan; requests: ReturnType<typeof twilioWebhookRequest>[] } | undefined;
+let prepared: { plan: OpenLoopPlan; requests: Buffer[] } | undefined;
 
 process.on('message', (message: { op: 'prepare'; plan: OpenLoopPlan } | { op: 'go' }) => {
   if (message.op === 'prepare') {
     const { plan } = message;
+    const url = new URL(plan.url);
     const requests = Array.from({ length: plan.requests }, (_, index) =>
-      twilioWebhookRequest(
-        plan.url,
-        { From: patientNumber(plan.firstPatient + (index % plan.patients)), To: CLINIC_NUMBER, ...(plan.media ? MEDIA : { Body: question(index) }) },
-        { authToken: plan.authToken },
+      requestBytes(
+        url,
+        twilioWebhookRequest(
+          plan.url,
+          { From: patientNumber(plan.firstPatient + (index % plan.patients)), To: CLINIC_NUMBER, ...(plan.media ? MEDIA : { Body: question(index) }) },
+          { authToken: plan.authToken },
+        ),
       ),
     );
     prepared = { plan, requests };
@@ -34,9 +40,8 @@ process.on('message', (message: { op: 'prepare'; plan: OpenLoopPlan } | { op: 'g
   }
 });
 
-async function run(plan: OpenLoopPlan, requests: ReturnType<typeof twilioWebhookRequest>[]): Promise<OpenLoopResult> {
-  const agent = webhookAgent();
-  const url = new URL(plan.url);
+async function run(plan: OpenLoopPlan, requests: Buffer[]): Promise<OpenLoopResult> {
+  const client = rawWebhookClient(new URL(plan.url));
   const intervalMs = 1000 / plan.rate;
   const latencyMs = new Float64Array(requests.length).fill(Number.NaN);
   const lateMs = new Float64Array(requests.length);
@@ -51,7 +56,7 @@ async function run(plan: OpenLoopPlan, requests: ReturnType<typeof twilioWebhook
     const sentAt = epochMs();
     lateMs[index] = sentAt - scheduledAt;
     inFlight.push(
-      postWebhook(agent, url, requests[index]!, plan.timeoutMs).then((outcome) => {
+      client.post(requests[index]!, plan.timeoutMs).then((outcome) => {
         if ('status' in outcome) {
           latencyMs[index] = epochMs() - sentAt;
           statuses[outcome.status] = (statuses[outcome.status] ?? 0) + 1;
@@ -77,7 +82,7 @@ async function run(plan: OpenLoopPlan, requests: ReturnType<typeof twilioWebhook
   const sendingMs = epochMs() - startedAt;
   await Promise.all(inFlight);
   const cpu = process.cpuUsage(cpuBefore);
-  agent.destroy();
+  client.destroy();
   return {
     sent: requests.length,
     startedAt,
