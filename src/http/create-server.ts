@@ -10,7 +10,9 @@ export function createServer(app: http.RequestListener, webhooks: { path: string
   const handlers = new Map(webhooks.map(({ path, handler }) => [routeKey(path), handler]));
   return http.createServer((req, res) => {
     const handler = req.method === 'POST' ? handlers.get(routeKey(req.url ?? '')) : undefined;
-    if (handler) void handler(req, res);
+    // The handler answers its own errors; should even that fail, the connection is cut rather than left
+    // hanging, and the provider delivers the webhook again.
+    if (handler) handler(req, res).catch(() => res.destroy());
     else app(req, res);
   });
 }

@@ -30,7 +30,7 @@ type JournalRecord = Arrival & { v: 1 };
  * append returns; a drainer on this same thread then stores them in the inbox, in journal order,
  * behind the answer. The embedded database's thread also runs searches, claims, ingestion and
  * analyze on the same two cores, so an acknowledgement that waited for it waited for all of that
- * (BENCHMARKS.md, "Why the acknowledgement target is missed").
+ * (BENCHMARKS.md, "Why the acknowledgement target was missed").
  *
  * With `file`, the journal is `<DATA_DIR>.journal` and survives the process (see journal-file.ts);
  * records an earlier process left in it are stored first, and `replayed` says when. Without, for

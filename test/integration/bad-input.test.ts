@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { PgliteDatabase } from '../../src/db/pglite/pglite-database.ts';
+import { waitFor } from '../fakes/wait-for.ts';
 import { startTestService, type TestService } from '../support/start-test-service.ts';
 
 /**
@@ -52,7 +53,11 @@ describe('bad input never crashes the service', () => {
       .replace('"Grüße! When do I start my injections? 💉🙏 ¿Cuándo empiezo?"', `"${'€\\udc00'.repeat(6)} when do I start?"`);
     const response = await post('/webhooks/meta', payload, 'application/json');
     expect(response.status).toBe(200);
-    const stored = await (service.db as PgliteDatabase).query<{ body: string }>("select body from inbox where provider_message_id = 'wamid.lone-surrogate'");
+    // Stored behind the 200, by the journal's drainer.
+    const stored = await waitFor(async () => {
+      const rows = await (service.db as PgliteDatabase).query<{ body: string }>("select body from inbox where provider_message_id = 'wamid.lone-surrogate'");
+      return rows.length > 0 && rows;
+    }, { what: 'the message to be stored' });
     expect(stored.map((row) => row.body)).toEqual([`${'€\uFFFD'.repeat(6)} when do I start?`]);
   });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFakeTwilio, type FakeTwilio } from '../fakes/fake-twilio.ts';
+import { waitFor } from '../fakes/wait-for.ts';
 import { twilioEnv } from '../support/fake-env.ts';
 import { metaFixture, signMetaPayload } from '../support/meta-webhook-client.ts';
 import { nonLoopbackAddress, requestTo } from '../support/outside-request.ts';
@@ -69,7 +70,7 @@ describe('no open doors', () => {
       const { headers, body } = forgedTwilio(service.port);
       const response = await requestTo('127.0.0.1', service.port, { method: 'POST', path: '/webhooks/twilio', headers, body });
       expect(response.status).toBe(200);
-      expect(await storedCount(service)).toBe(before + 1);
+      await waitFor(async () => (await storedCount(service)) === before + 1, { what: 'the message to be stored' });
     });
 
     it.skipIf(!OUTSIDE)('when a signed Meta webhook comes from another address, then it is stored: the secret, not the address, admits it', async () => {
@@ -82,7 +83,7 @@ describe('no open doors', () => {
         body,
       });
       expect(response.status).toBe(200);
-      expect(await storedCount(service)).toBe(before + 1);
+      await waitFor(async () => (await storedCount(service)) === before + 1, { what: 'the message to be stored' });
     });
 
     it('when /metrics is asked from outside, then only the bearer token opens it; on this machine it needs none', async () => {
@@ -134,7 +135,7 @@ describe('no open doors', () => {
       if (OUTSIDE) expect((await requestTo(OUTSIDE, service.port, { method: 'POST', path: '/webhooks/meta', headers, body })).status).toBe(401);
       expect(await storedCount(service)).toBe(before);
       expect((await requestTo('127.0.0.1', service.port, { method: 'POST', path: '/webhooks/meta', headers, body })).status).toBe(200);
-      expect(await storedCount(service)).toBe(before + 1);
+      await waitFor(async () => (await storedCount(service)) === before + 1, { what: 'the message to be stored' });
     });
 
     it.skipIf(!OUTSIDE)(`when /metrics is asked from another address and no METRICS_TOKEN is set, then 403 whatever the header says${OUTSIDE ? '' : ` (skipped: ${NO_OUTSIDE})`}`, async () => {
