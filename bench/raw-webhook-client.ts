@@ -39,10 +39,12 @@ export function rawWebhookClient(url: URL) {
   };
 
   const connect = (): Connection => {
-    const socket = net.connect({ host: url.hostname, port: Number(url.port), noDelay: true });
+    const socket = net.connect({ host: url.hostname, port: Number(url.port) || 80, noDelay: true });
     const connection: Connection = { socket, received: Buffer.alloc(0), waiting: undefined };
     open.add(connection);
     socket.on('data', (chunk: Buffer) => {
+      // Bytes nobody asked for (the server wrote on an idle connection): this connection is no longer usable.
+      if (!connection.waiting) return drop(connection, 'unexpected bytes');
       connection.received = connection.received.length === 0 ? chunk : Buffer.concat([connection.received, chunk]);
       const answer = readAnswer(connection.received);
       if (!answer) return;

@@ -81,7 +81,12 @@ export async function start(config: Config, options: StartOptions = {}) {
   });
   // While the database thread starts: long before ready, so that what it builds is settled (and out of
   // the young generation the first webhooks' garbage collections copy) when the first webhooks come.
-  warmUpClassifier(phrases);
+  try {
+    warmUpClassifier(phrases);
+  } catch (error) {
+    // Only a warm-up: the rules were read above, and a message classifies without it.
+    logger.warn({ err: error }, 'could not warm the emergency rules up');
+  }
   const { db, kind: databaseKind, close: closeDatabase } = await opening;
   const inbox = createInbox(db);
   const knowledge = createKnowledge(db);
@@ -360,7 +365,7 @@ export async function start(config: Config, options: StartOptions = {}) {
         // on the first request: tens of milliseconds of the main thread that would fall on the worker's
         // first OpenAI call, among the first webhooks after a restart (BENCHMARKS.md, table 9). One
         // request to this server's own /healthz does it now.
-        await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.arrayBuffer(), () => undefined);
+        await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((response) => response.arrayBuffer(), () => undefined);
         worker.start();
         alertDispatcher.start();
         const firstLook = handoffWatch.start();

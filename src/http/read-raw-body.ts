@@ -11,23 +11,31 @@ import { AppError } from '../app-error.ts';
  * Express's router and body-parser were a fifth of the main thread's time (BENCHMARKS.md, table 1).
  */
 export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge());
   let source: Readable = req;
+  let decoder: Transform | undefined;
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  // The declared length is of the bytes sent: it says something of the body only when they are not compressed.
+  if (encoding === 'identity' && Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge());
   if (encoding !== 'identity') {
-    const decoder = DECODERS[encoding];
-    if (!decoder) {
+    const makeDecoder = DECODERS[encoding];
+    if (!makeDecoder) {
       return Promise.reject(new AppError(`unsupported content encoding "${encoding}"`, { code: 'encoding.unsupported', status: 415 }));
     }
-    source = req.pipe(decoder());
+    decoder = makeDecoder();
+    source = req.pipe(decoder);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
     const fail = (error: AppError) => {
       source.removeAllListeners('data');
-      if (source !== req) source.destroy();
+      if (decoder) {
+        // The rest of the request is read and dropped, as body-parser does: left unread, it would hold
+        // the connection until the keep-alive timeout.
+        req.unpipe(decoder);
+        decoder.destroy();
+        req.resume();
+      }
       reject(error);
     };
     source.on('data', (chunk: Buffer) => {

@@ -80,8 +80,11 @@ export function createJournalIntake(options: {
         },
       };
     });
-  /** An emergency, or a full batch, is stored at once. */
-  const worthNoWait = () => queue.length >= MAX_BATCH || queue.some((arrival) => arrival.message.kind === 'emergency');
+  /**
+   * An emergency, or a full batch, is stored at once; so is a message that is stored on its own anyway
+   * (see nextBatch), for which nothing would gather.
+   */
+  const worthNoWait = () => queue.length >= MAX_BATCH || goesAlone(queue[0]!) || queue.some((arrival) => arrival.message.kind === 'emergency');
 
   const settle = (count: number) => {
     settled += count;
@@ -235,14 +238,17 @@ export function createJournalIntake(options: {
  * later message can overtake it.
  */
 function nextBatch(queue: Arrival[]): Arrival[] {
-  const alone = (arrival: Arrival) => arrival.message.userId !== undefined || arrival.message.media !== undefined;
-  if (alone(queue[0]!)) return [queue[0]!];
+  if (goesAlone(queue[0]!)) return [queue[0]!];
   const batch: Arrival[] = [];
   for (const arrival of queue) {
-    if (batch.length === MAX_BATCH || alone(arrival)) break;
+    if (batch.length === MAX_BATCH || goesAlone(arrival)) break;
     batch.push(arrival);
   }
   return batch;
+}
+
+function goesAlone(arrival: Arrival): boolean {
+  return arrival.message.userId !== undefined || arrival.message.media !== undefined;
 }
 
 function isOutage(error: unknown): boolean {

@@ -129,6 +129,16 @@ describe('the inbox journal (real files, a fake inbox)', () => {
     await intake.stop(1_000);
   });
 
+  it('when the message first in line is stored on its own anyway (a voice note), then it is not held back to gather', async () => {
+    const { inbox, open } = setUp({ gatherMs: 60_000 });
+    const intake = open();
+    const voice = message(1, '');
+    intake.accept([{ ...voice, message: { ...voice.message, kind: 'voice', media: { url: 'https://api.twilio.com/media/ME1', contentType: 'audio/ogg' } } }]);
+    await waitFor(() => intake.waiting === 0, { what: 'the voice note stored without waiting the minute out' });
+    expect(ids(inbox.calls)).toEqual(['SM1']);
+    await intake.stop(1_000);
+  });
+
   it('when a full batch has gathered, then it is stored at once; and what gathers when stopping is stored without waiting', async () => {
     const { inbox, open } = setUp({ gatherMs: 60_000 });
     const intake = open();

@@ -1,4 +1,5 @@
-import { request } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,9 +52,9 @@ describe('webhook requests, as HTTP', () => {
   };
 
   /** A raw request over a loopback connection, with the headers exactly as given (no fetch() defaults). */
-  const raw = (path: string, headers: Record<string, string>, body: Buffer | string, chunked = false) =>
+  const raw = (path: string, headers: Record<string, string>, body: Buffer | string, chunked = false, agent?: Agent) =>
     new Promise<PlainResponse>((resolve, reject) => {
-      const outgoing = request({ host: '127.0.0.1', port: service.port, method: 'POST', path, headers }, (response) => {
+      const outgoing = request({ host: '127.0.0.1', port: service.port, method: 'POST', path, headers, ...(agent ? { agent } : {}) }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -95,6 +96,28 @@ describe('webhook requests, as HTTP', () => {
     expect(response.status).toBe(413);
     expect(JSON.parse(response.body).error.message).toBe('request body is too large');
     expect(await storedAfterAll('+15551110003')).toEqual([]);
+  });
+
+  it('when a compressed body inflates past the limit, then 413, and its connection goes on to serve the next webhook', async () => {
+    // One connection: if the rest of the refused body were left unread, the next request would wait behind it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', host: `127.0.0.1:${service.port}`, 'content-encoding': 'gzip' };
+    const refused = await raw('/webhooks/twilio', headers, gzipSync(randomBytes(1_000_000)), false, agent);
+    expect(refused.status).toBe(413);
+    const url = `http://127.0.0.1:${service.port}/webhooks/twilio`;
+    const next = signed(url, '+15551110007');
+    expect((await raw('/webhooks/twilio', { ...next.headers, host: `127.0.0.1:${service.port}` }, next.body, false, agent)).status).toBe(200);
+    agent.destroy();
+    expect(await storedAfterAll('+15551110007')).toEqual(['What is IVF?']);
+  });
+
+  it('when a body says gzip but is not, then 400 with a reason and nothing stored', async () => {
+    const url = `http://127.0.0.1:${service.port}/webhooks/twilio`;
+    const { headers, body } = signed(url, '+15551110008');
+    const response = await raw('/webhooks/twilio', { ...headers, host: `127.0.0.1:${service.port}`, 'content-encoding': 'gzip' }, body);
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body).error.code).toBe('request.unreadable');
+    expect(await storedAfterAll('+15551110008')).toEqual([]);
   });
 
   it('when the path is written in another case, with a final slash and a query, then it is the same route, verified over the URL as sent', async () => {
