@@ -361,11 +361,12 @@ export async function start(config: Config, options: StartOptions = {}) {
       }
       // A SIGTERM during the first load must not start the worker it is about to stop.
       if (!stopping) {
-        // Node loads its fetch (undici) on the first call, and compiles its HTTP parser from WebAssembly
-        // on the first request: tens of milliseconds of the main thread that would fall on the worker's
-        // first OpenAI call, among the first webhooks after a restart (BENCHMARKS.md, table 9). One
-        // request to this server's own /healthz does it now.
-        await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((response) => response.arrayBuffer(), () => undefined);
+        // Node loads its fetch (undici) on the first call: tens of milliseconds of the main thread that
+        // would fall on the worker's first OpenAI or Graph API call, among the first webhooks after a
+        // restart (BENCHMARKS.md, table 9). A data: URL loads it without a request. (A request to this
+        // server's own /healthz would also compile undici's HTTP parser, but costs 8 MB more of an idle
+        // service's memory, past its target: table 7.)
+        await fetch('data:,').catch(() => undefined);
         worker.start();
         alertDispatcher.start();
         const firstLook = handoffWatch.start();

@@ -83,6 +83,11 @@ function indexOf(phrases: Phrase[]): PhraseIndex {
   return index;
 }
 
+/** Builds the lists' indexes now (see indexOf), rather than on the first message that needs each. */
+export function indexPhraseLists(lists: Phrase[][]): void {
+  for (const list of lists) indexOf(list);
+}
+
 function candidates(index: PhraseIndex, word: Word, exact: boolean): Iterable<Phrase> {
   // The common case, a word read one way and no phrase that starts with any word: no set to build.
   if (word.forms.length === 1 && index.any.length === 0) return startingWithSeen(index, word.forms[0]!, exact);
