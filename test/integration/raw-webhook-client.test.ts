@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { rawWebhookClient, requestBytes } from '../../bench/raw-webhook-client.ts';
+import { waitFor } from '../fakes/wait-for.ts';
 
 /**
  * The benchmark's load generator measures the acknowledgement with its own small HTTP client: what it
@@ -67,7 +68,7 @@ describe("the load generator's HTTP client (bench/raw-webhook-client.ts), agains
     hold = new Promise<void>((resolve) => (release = resolve));
     const before = seen.length;
     const answers = Array.from({ length: 20 }, (_, index) => client.post(bytes(`Body=${index}`), 5_000));
-    while (seen.length < before + 20) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => seen.length === before + 20, { what: 'all 20 requests at the server at once' });
     release();
     expect(await Promise.all(answers)).toEqual(Array.from({ length: 20 }, () => ({ status: 200 })));
     hold = Promise.resolve();

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
 import { networkInterfaces } from 'node:os';
 
 /** This machine's first address that is not loopback (none in a sandbox with loopback only). */
@@ -20,10 +20,10 @@ export type PlainResponse = { status: number; headers: Record<string, string | s
 export function requestTo(
   address: string,
   port: number,
-  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; agent?: Agent },
 ): Promise<PlainResponse> {
   return new Promise((resolve, reject) => {
-    const outgoing = request({ host: address, port, method: options.method ?? 'GET', path: options.path, headers: options.headers ?? {} }, (response) => {
+    const outgoing = request({ host: address, port, method: options.method ?? 'GET', path: options.path, headers: options.headers ?? {}, ...(options.agent ? { agent: options.agent } : {}) }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
